@@ -1,0 +1,156 @@
+"""Runs the simulated municipality: every simulator in one process, each on its own port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import uvicorn
+
+from demo.generate import generate
+from demo.model import Municipality
+from demo.simulator import Simulator, load_config
+
+log = logging.getLogger(__name__)
+
+# One line per simulated host; adding a source adds a line here and a module beside this one.
+SIMULATORS: tuple[str, ...] = (
+    "demo.zgw:ZgwSimulator",
+    "demo.brp:BrpSimulator",
+    "demo.bag:BagSimulator",
+    "demo.signalen:SignalenSimulator",
+    "demo.klantinteracties:KlantinteractiesSimulator",
+    "demo.objecten:ObjectenSimulator",
+    "demo.vakantieverhuur:VakantieverhuurSimulator",
+    "demo.huishoudboekje:HuishoudboekjeSimulator",
+    "demo.notificaties:NotificatiesSimulator",
+)
+
+
+def simulator_classes() -> list[type[Simulator]]:
+    classes = []
+    for spec in SIMULATORS:
+        module, _, name = spec.partition(":")
+        classes.append(getattr(importlib.import_module(module), name))
+    return classes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
+
+
+def port_of(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None, url
+    return port
+
+
+@dataclass
+class Municipal:
+    """The running simulators, their data and the configuration that points at them."""
+
+    data: Municipality
+    config: dict[str, Any]
+    simulators: dict[str, Simulator] = field(default_factory=dict)  # by source name (all names served)
+    servers: list[uvicorn.Server] = field(default_factory=list)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: str(entry["url"]) for name, entry in self.config["sources"].items()}
+
+
+def build(
+    data: Municipality, config: Mapping[str, Any] | None = None, ephemeral_ports: bool = False
+) -> Municipal:
+    """Create every simulator; with ``ephemeral_ports`` each host gets a free port (for tests)."""
+    cfg: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (config or load_config()).items()}
+    cfg["sources"] = {name: dict(entry) for name, entry in cfg["sources"].items()}
+    if ephemeral_ports:
+        remap: dict[int, int] = {}
+        for entry in cfg["sources"].values():
+            old = port_of(entry["url"])
+            remap.setdefault(old, free_port())
+            entry["url"] = with_port(entry["url"], remap[old])
+    urls = {name: str(entry["url"]) for name, entry in cfg["sources"].items()}
+    world = Municipal(data=data, config=cfg)
+    for cls in simulator_classes():
+        sim = cls(data, cfg, urls)
+        for name in served_sources(sim):
+            world.simulators[name] = sim
+    return world
+
+
+def served_sources(sim: Simulator) -> tuple[str, ...]:
+    return tuple(getattr(sim, "serves", (sim.name,)))
+
+
+def unique_simulators(world: Municipal) -> list[Simulator]:
+    seen: dict[int, Simulator] = {}
+    for sim in world.simulators.values():
+        seen.setdefault(id(sim), sim)
+    return list(seen.values())
+
+
+async def serve(world: Municipal, log_level: str = "warning") -> None:
+    """Serve every simulator until cancelled."""
+    for sim in unique_simulators(world):
+        port = port_of(world.urls[sim.name])
+        cfg = uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level=log_level, lifespan="off",
+                             access_log=False)
+        world.servers.append(uvicorn.Server(cfg))
+    await asyncio.gather(*(server.serve() for server in world.servers))
+
+
+@contextlib.contextmanager
+def running_in_thread(world: Municipal, timeout_s: float = 15.0) -> Iterator[Municipal]:
+    """Serve the simulators from a background thread (for tests and benchmarks)."""
+    loop = asyncio.new_event_loop()
+    task: list[asyncio.Task[None]] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        task.append(loop.create_task(serve(world)))
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task[0])
+
+    thread = threading.Thread(target=run, name="demo-sources", daemon=True)
+    thread.start()
+    deadline = threading.Event()
+    for _ in range(int(timeout_s / 0.05)):
+        if world.servers and len(world.servers) == len(unique_simulators(world)) and all(
+            s.started for s in world.servers
+        ):
+            break
+        deadline.wait(0.05)
+    else:
+        raise RuntimeError("demo sources did not start in time")
+    try:
+        yield world
+    finally:
+        for server in world.servers:
+            server.should_exit = True
+        thread.join(timeout=10)
+
+
+def main(seed: int = 1, scale: float = 1.0) -> None:
+    """Entry point of ``gemeentegraaf sources``."""
+    data = generate(seed=seed, scale=scale)
+    world = build(data)
+    for sim in unique_simulators(world):
+        print(f"  {sim.title:<40} {world.urls[sim.name]}")
+    asyncio.run(serve(world))
