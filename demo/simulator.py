@@ -252,11 +252,17 @@ class _ControlledApp:
                 chunks.append(message.get("body", b""))
             return message
 
-        status_holder: list[int] = []
+        recorded: list[bool] = []
+
+        def record(status: int) -> None:
+            if not recorded:
+                recorded.append(True)
+                self._record(scope, b"".join(chunks), status)
 
         async def versioned_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_holder.append(message["status"])
+                # counted before the answer leaves, so a client that reads counts right after sees this call
+                record(message["status"])
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == sim.version_header.lower().encode() for k, _ in headers):
                     headers.append((sim.version_header.encode(), sim.api_version.encode()))
@@ -283,7 +289,7 @@ class _ControlledApp:
             else:
                 await self.inner(scope, recording_receive, versioned_send)
         finally:
-            self._record(scope, b"".join(chunks), status_holder[0] if status_holder else 0)
+            record(0)  # no answer was started (a hang cut short, a crash): still count the request
 
     def _record(self, scope: Scope, body: bytes, status: int) -> None:
         route = scope.get("route")

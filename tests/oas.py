@@ -37,7 +37,7 @@ def response_schema(spec: str, path: str, method: str, status: int, media_type: 
 
 
 def schema_errors(schema: SchemaPath, body: Any) -> list[str]:
-    validator = oas30_read_schema_validators_factory.create(schema)
+    validator = oas30_read_schema_validators_factory.create(schema, schema).validator
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)][:20]
 
 
