@@ -1,11 +1,30 @@
-"""The ``gemeentegraaf`` command."""
+"""The ``gemeentegraaf`` command: serve the gateway, run the demo municipality, export the schema."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
 
 import typer
 
 app = typer.Typer(help="Gemeentegraaf: one GraphQL endpoint over a municipality's source APIs.",
                   no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def serve(config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False,
+                                      help="TOML file with [gateway] and [sources.<name>] tables."),
+          host: str | None = typer.Option(None, help="Overrides [gateway] host."),
+          port: int | None = typer.Option(None, help="Overrides [gateway] port.")) -> None:
+    """Run the gateway over the sources named in a configuration file."""
+    import uvicorn
+
+    from graph import config as cfg
+    from graph.app import create_app
+
+    settings = cfg.load(config)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
 
 
 @app.command()
@@ -24,7 +43,32 @@ def demo(
     scale: float = typer.Option(1.0, help="Size of the municipality."),
     seed: int = typer.Option(1, help="Seed of the generated data."),
 ) -> None:
-    """Run the demo municipality's sources."""
-    from demo.runner import main
+    """Run the demo municipality's sources and the gateway on :8000 (GraphiQL at /graphql)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    asyncio.run(_demo(scale, seed))
 
-    main(seed=seed, scale=scale)
+
+async def _demo(scale: float, seed: int) -> None:
+    import uvicorn
+
+    from demo.generate import generate
+    from demo.runner import build, serve, unique_simulators
+    from graph.app import create_app
+    from graph.config import from_mapping
+
+    world = build(generate(seed=seed, scale=scale))
+    settings = from_mapping(world.config)
+    gateway = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                                            log_level="warning"))
+    for sim in unique_simulators(world):
+        print(f"  {sim.title:<44} {world.urls[sim.name]}")
+    print(f"\n  GraphiQL: http://{settings.host}:{settings.port}/graphql\n")
+    await asyncio.gather(serve(world), gateway.serve())
+
+
+@app.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL schema (SDL)."""
+    from schema.root import schema
+
+    typer.echo(schema.as_str())

@@ -1,0 +1,52 @@
+"""Per-request state: the sources, the caller's request and one DataLoader per (source, key kind).
+
+Loaders live exactly as long as one GraphQL request, so identical keys in one request are fetched once
+and nothing personal outlives the request that asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+from starlette.requests import Request
+
+from graph.source import Sources
+
+K = TypeVar("K")
+V = TypeVar("V")
+BatchFn = Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]
+
+
+class Context:
+    def __init__(self, sources: Sources, request: Request | None = None) -> None:
+        self.sources = sources
+        self.request = request
+        self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
+
+    def loader(self, name: Hashable, batch: BatchFn[Any, Any],
+               max_batch_size: int | None = None) -> DataLoader[Any, Any]:
+        """The request's loader called ``name``, created on first use with ``batch`` as its batch function."""
+        found = self._loaders.get(name)
+        if found is None:
+            async def run(keys: list[Any]) -> list[Any]:  # aiodataloader insists on a coroutine function
+                return list(await batch(keys))
+
+            found = self._loaders[name] = DataLoader(run, max_batch_size=max_batch_size)
+        return found
+
+    async def follow(self, url: str) -> Any:
+        """GET a linked resource by its URL, once per request, from whichever source owns it."""
+        return await self.loader("follow", self._follow_batch).load(url)
+
+    def prime(self, url: str, body: Any) -> None:
+        """Record a resource that arrived inline (``_expand``), so following its URL costs no call."""
+        self.loader("follow", self._follow_batch).prime(url, body)
+
+    async def _follow_batch(self, urls: list[str]) -> list[Any]:
+        async def one(url: str) -> Any:
+            return await self.sources.owner_of(url).get(url, context=self)
+
+        return list(await asyncio.gather(*(one(u) for u in urls), return_exceptions=True))

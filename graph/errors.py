@@ -1,0 +1,62 @@
+"""Errors a GraphQL client can meet, and the codes they carry in ``extensions.code``.
+
+    GatewayError                    any error the gateway reports on purpose
+    ├── SourceError                 a source call failed; ``extensions`` has code, source and status
+    │   ├── UPSTREAM_UNAVAILABLE    connection refused or reset, or a 5xx answer
+    │   ├── UPSTREAM_TIMEOUT        no answer within the source's ``timeout_s``
+    │   ├── UPSTREAM_BAD_RESPONSE   an answer that is not the JSON the source promised
+    │   ├── UPSTREAM_REFUSED        the source refused the gateway's credentials (401/403) or request (4xx)
+    │   ├── UPSTREAM_RATE_LIMITED   the source answered 429
+    │   ├── NOT_FOUND               the object does not exist at its source (404)
+    │   └── FORBIDDEN_URL           a followed link points outside every configured source
+    ├── BadRequest (BAD_USER_INPUT) the query's arguments cannot be used
+    └── ResultTooLarge              an aggregate would need more source calls than allowed
+
+Anything else raised while resolving is a bug: it is reported as INTERNAL_SERVER_ERROR with a fixed
+message, so no stack trace, upstream body, URL credential or personal data reaches the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = {k: v for k, v in extensions.items() if v is not None}
+
+    def as_extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.extensions}
+
+
+class SourceError(GatewayError):
+    def __init__(self, code: str, source: str, message: str, status: int | None = None) -> None:
+        super().__init__(message, source=source, status=status)
+        self.code = code
+        self.source = source
+        self.status = status
+
+
+class BadRequest(GatewayError):
+    code = "BAD_USER_INPUT"
+
+
+def source_error_for_status(source: str, status: int) -> SourceError:
+    """The error for a non-success HTTP status from a source (never includes the upstream body)."""
+    if status == 404:
+        return SourceError("NOT_FOUND", source, f"Not found at source '{source}'.", status)
+    if status == 429:
+        return SourceError("UPSTREAM_RATE_LIMITED", source, f"Source '{source}' is rate limiting the gateway.", status)
+    if status in (401, 403):
+        return SourceError("UPSTREAM_REFUSED", source, f"Source '{source}' refused the gateway's credentials.", status)
+    if status >= 500:
+        return SourceError("UPSTREAM_UNAVAILABLE", source, f"Source '{source}' is unavailable.", status)
+    return SourceError("UPSTREAM_REFUSED", source, f"Source '{source}' refused the request.", status)
+
+
+class ResultTooLarge(GatewayError):
+    code = "RESULT_TOO_LARGE"

@@ -1,0 +1,44 @@
+"""Shapes every GraphQL error the same way: a clear message, ``path`` and ``extensions.code``.
+
+Errors the gateway raises on purpose (``GatewayError``) keep their message and extensions; errors from
+parsing and validation keep graphql-core's message; anything else is a bug and is masked, because its
+message may hold an upstream body, a URL with credentials or personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from graph.errors import GatewayError
+
+log = logging.getLogger("gemeentegraaf.errors")
+MASKED = "Internal error while resolving this field."
+
+
+def shape(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, None,
+                            original.as_extensions())
+    if original is None:
+        code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None,
+                            {**(error.extensions or {}), "code": code})
+    # A bug: log where and what kind, never the message (it may carry personal data).
+    log.error("unexpected %s at %s", type(original).__name__, error.path,
+              exc_info=(type(original), original, original.__traceback__) if log.isEnabledFor(logging.DEBUG) else None)
+    return GraphQLError(MASKED, error.nodes, error.source, error.positions, error.path, None,
+                        {"code": "INTERNAL_SERVER_ERROR"})
+
+
+class ShapeErrors(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [shape(e) for e in errors]

@@ -1,0 +1,216 @@
+"""The one path every source call takes: ``Source.send`` runs a chain of stages, then the HTTP client.
+
+A stage is one small class with one job (limit concurrency, map failures, later: cache, retry, break
+circuits, log processing) and the same contract as an ASGI middleware turned around::
+
+    async def __call__(self, call: SourceCall, next: Next) -> SourceResponse
+
+A stage may answer without calling ``next`` (a cache hit), change the call (a header), or look at the
+response. Stages are built once per source at start-up, so per-call work stays small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from graph.auth import auth_for
+from graph.config import SourceConfig
+from graph.errors import SourceError, source_error_for_status
+
+QueryParams = Sequence[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class SourceCall:
+    """One HTTP call to one source; ``context`` is the GraphQL request it serves, if any."""
+
+    source: str
+    method: str
+    url: str
+    params: QueryParams = ()
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = True  # GETs, and POSTs that only query (BRP /personen, ZGW _zoek, GraphQL queries)
+    context: Any = None
+
+
+@dataclass(slots=True)
+class SourceResponse:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    source: str
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.content)
+        except orjson.JSONDecodeError:
+            raise SourceError("UPSTREAM_BAD_RESPONSE", self.source,
+                              f"Source '{self.source}' sent a response that is not valid JSON.", self.status) from None
+
+
+Next = Callable[[SourceCall], Awaitable[SourceResponse]]
+
+
+class Stage(Protocol):
+    async def __call__(self, call: SourceCall, next: Next) -> SourceResponse: ...
+
+
+class LimitConcurrency:
+    """At most ``max_concurrency`` calls in flight per source, so fan-outs cannot swamp a source."""
+
+    def __init__(self, limit: int) -> None:
+        self._semaphore = asyncio.Semaphore(limit)
+
+    async def __call__(self, call: SourceCall, next: Next) -> SourceResponse:
+        async with self._semaphore:
+            return await next(call)
+
+
+class RateLimit:
+    """Spaces call starts to at most ``per_second`` (BAG allows 50/s per key), waiting instead of failing."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / per_second
+        self._clock = clock
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, call: SourceCall, next: Next) -> SourceResponse:
+        async with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+        return await next(call)
+
+
+class RaiseForStatus:
+    """Turns non-success answers into ``SourceError``s that never carry the upstream body."""
+
+    ok = frozenset({200, 201, 204, 304})
+
+    async def __call__(self, call: SourceCall, next: Next) -> SourceResponse:
+        response = await next(call)
+        if response.status not in self.ok:
+            raise source_error_for_status(call.source, response.status)
+        return response
+
+
+def default_stages(config: SourceConfig) -> list[Stage]:
+    stages: list[Stage] = [RaiseForStatus(), LimitConcurrency(config.max_concurrency)]
+    rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
+    if rate:
+        stages.append(RateLimit(float(rate) * 0.9))
+    return stages
+
+
+class Source:
+    """A configured source API: its pooled HTTP client, credentials and stage chain."""
+
+    def __init__(self, config: SourceConfig, stages: Sequence[Stage] | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.base_url = config.url
+        self.stages = list(default_stages(config) if stages is None else stages)
+        limits = httpx.Limits(max_connections=config.max_concurrency,
+                              max_keepalive_connections=config.max_concurrency)
+        self.client = httpx.AsyncClient(auth=auth_for(config), timeout=httpx.Timeout(config.timeout_s),
+                                        limits=limits, transport=transport, follow_redirects=False,
+                                        headers={"Accept": "application/json"})
+        self._chain = self._build_chain()
+
+    def _build_chain(self) -> Next:
+        chain: Next = self._http
+        for stage in reversed(self.stages):
+            chain = _link(stage, chain)
+        return chain
+
+    def owns(self, url: str) -> bool:
+        """Whether a followed link points into this source (routing on host and path prefix)."""
+        return url == self.base_url or url.startswith(self.base_url + "/")
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    async def send(self, call: SourceCall) -> SourceResponse:
+        return await self._chain(call)
+
+    async def get(self, path_or_url: str, params: QueryParams = (), headers: Mapping[str, str] | None = None,
+                  context: Any = None) -> Any:
+        call = SourceCall(self.name, "GET", self.url(path_or_url), params, headers=dict(headers or {}),
+                          context=context)
+        return (await self.send(call)).json()
+
+    async def post(self, path_or_url: str, body: Any, params: QueryParams = (),
+                   headers: Mapping[str, str] | None = None, idempotent: bool = True, context: Any = None) -> Any:
+        call = SourceCall(self.name, "POST", self.url(path_or_url), params, body, dict(headers or {}), idempotent,
+                          context)
+        return (await self.send(call)).json()
+
+    async def _http(self, call: SourceCall) -> SourceResponse:
+        try:
+            response = await self.client.request(
+                call.method, call.url, params=list(call.params) or None,
+                content=orjson.dumps(call.json) if call.json is not None else None,
+                headers={**({"Content-Type": "application/json"} if call.json is not None else {}), **call.headers},
+            )
+        except httpx.TimeoutException:
+            raise SourceError("UPSTREAM_TIMEOUT", self.name, f"Source '{self.name}' did not answer in time.") from None
+        except httpx.HTTPError:
+            raise SourceError("UPSTREAM_UNAVAILABLE", self.name, f"Source '{self.name}' cannot be reached.") from None
+        return SourceResponse(response.status_code, response.headers, response.content, self.name)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _link(stage: Stage, next: Next) -> Next:
+    async def call_stage(call: SourceCall) -> SourceResponse:
+        return await stage(call, next)
+
+    return call_stage
+
+
+class Sources:
+    """Every configured source, by name; routes absolute URLs to the source that owns them."""
+
+    def __init__(self, sources: Mapping[str, Source]) -> None:
+        self._by_name = dict(sources)
+        # longest base URL first, so /zaken/api/v1 on a shared host never shadows a longer prefix
+        self._by_prefix = sorted(self._by_name.values(), key=lambda s: len(s.base_url), reverse=True)
+
+    @classmethod
+    def from_config(cls, configs: Mapping[str, SourceConfig]) -> Sources:
+        return cls({name: Source(cfg) for name, cfg in configs.items()})
+
+    def __getitem__(self, name: str) -> Source:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise SourceError("UPSTREAM_UNAVAILABLE", name, f"Source '{name}' is not configured.") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def owner_of(self, url: str) -> Source:
+        """The source a followed link belongs to; links elsewhere are refused (no open proxying)."""
+        for source in self._by_prefix:
+            if source.owns(url):
+                return source
+        raise SourceError("FORBIDDEN_URL", "gateway", "A link points outside the configured sources.")
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(s.aclose() for s in self._by_name.values()), return_exceptions=True)
