@@ -1,0 +1,75 @@
+"""BAG Individuele Bevragingen v2: one GET per id (the BAG has no multi-id GET), deduplicated per request.
+
+BAG answers ``application/hal+json`` and wraps single objects in their type name; ``/adresseerbareobjecten``
+wraps twice. ``unwrap`` reads either, so the gateway also copes with older releases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graph.context import Context
+from graph.paging import parse_page
+
+BAG = "bag"
+HAL = {"Accept": "application/hal+json"}
+OBJECT_TYPES = ("verblijfsobject", "ligplaats", "standplaats")
+
+
+async def get(ctx: Context, path: str, params: tuple[tuple[str, str], ...] = ()) -> Any:
+    """A BAG resource, fetched once per request however often the query links to it."""
+    return await ctx.loader("bag", lambda keys: _get_many(ctx, keys)).load((path, params))
+
+
+async def _get_many(ctx: Context, keys: list[tuple[str, tuple[tuple[str, str], ...]]]) -> list[Any]:
+    import asyncio
+
+    source = ctx.sources[BAG]
+    return list(await asyncio.gather(*(source.get(path, list(params), headers=HAL, context=ctx)
+                                       for path, params in keys), return_exceptions=True))
+
+
+def unwrap(body: Any) -> tuple[str | None, dict[str, Any]]:
+    """(type, fields) of a single BAG object however deeply the release wraps it."""
+    kind: str | None = None
+    node = body
+    while isinstance(node, Mapping):
+        keys = [k for k in node if not k.startswith("_")]
+        inner = [k for k in keys if isinstance(node[k], Mapping)]
+        if len(keys) == 1 and inner:
+            kind = keys[0]
+            node = node[keys[0]]
+            continue
+        break
+    return kind, dict(node) if isinstance(node, Mapping) else {}
+
+
+async def adres(ctx: Context, nummeraanduiding_id: str) -> dict[str, Any] | None:
+    body = await get(ctx, f"/adressen/{nummeraanduiding_id}")
+    return dict(body) if isinstance(body, Mapping) else None
+
+
+async def adressen(ctx: Context, postcode: str, huisnummer: int, huisletter: str | None,
+                   toevoeging: str | None) -> list[dict[str, Any]]:
+    params = [("postcode", postcode), ("huisnummer", str(huisnummer))]
+    if huisletter:
+        params.append(("huisletter", huisletter))
+    if toevoeging:
+        params.append(("huisnummertoevoeging", toevoeging))
+    if huisletter or toevoeging:
+        params.append(("exacteMatch", "true"))
+    page = parse_page(await get(ctx, "/adressen", tuple(params)), BAG)
+    return [dict(a) for a in page.items if isinstance(a, Mapping)]
+
+
+async def adresseerbaar_object(ctx: Context, identificatie: str) -> tuple[str | None, dict[str, Any]]:
+    return unwrap(await get(ctx, f"/adresseerbareobjecten/{identificatie}"))
+
+
+async def pand(ctx: Context, identificatie: str) -> dict[str, Any]:
+    return unwrap(await get(ctx, f"/panden/{identificatie}"))[1]
+
+
+def bag_id(value: Any, length: int = 16) -> str | None:
+    return value if isinstance(value, str) and len(value) == length and value.isdigit() else None

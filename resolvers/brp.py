@@ -1,0 +1,140 @@
+"""BRP Personen (Haal Centraal v2): data minimisation, batching and reading the answers.
+
+The BRP makes ``fields`` mandatory; the gateway derives it from the GraphQL selection, so a query that
+asks for a name gets a name and nothing else. Persons are loaded per (BSN, fields) key: lookups with the
+same field set share ``RaadpleegMetBurgerservicenummer`` calls of at most 20 BSNs, and lookups for
+different field sets are never mixed up (one person fetched for its name is not served as complete).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from graph.context import Context
+from graph.errors import SourceError
+
+BRP = "brp"
+BATCH = 20
+MAX_SEARCH_HITS = 10
+
+# GraphQL path below Persoon -> the BRP fields it needs. The most specific matching path wins.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "burgerservicenummer": ("burgerservicenummer",),
+    "naam.voornamen": ("naam.voornamen",),
+    "naam.voorvoegsel": ("naam.voorvoegsel",),
+    "naam.geslachtsnaam": ("naam.geslachtsnaam",),
+    "naam.voorletters": ("naam.voorletters",),
+    "naam.volledigeNaam": ("naam.volledigeNaam",),
+    "geslacht": ("geslacht",),
+    "geboorte.datum": ("geboorte.datum",),
+    "geboorte.plaats": ("geboorte.plaats",),
+    "geboorte.land": ("geboorte.land",),
+    "leeftijd": ("leeftijd",),
+    "overlijden.datum": ("overlijden.datum",),
+    "overlijden.plaats": ("overlijden.plaats",),
+    "overleden": ("overlijden.datum",),
+    "nationaliteiten": ("nationaliteiten",),
+    "gemeenteVanInschrijving": ("gemeenteVanInschrijving",),
+    "verblijfplaats": ("verblijfplaats",),
+    "verblijfplaats.straat": ("verblijfplaats.verblijfadres.officieleStraatnaam",),
+    "verblijfplaats.huisnummer": ("verblijfplaats.verblijfadres.huisnummer",),
+    "verblijfplaats.huisletter": ("verblijfplaats.verblijfadres.huisletter",),
+    "verblijfplaats.huisnummertoevoeging": ("verblijfplaats.verblijfadres.huisnummertoevoeging",),
+    "verblijfplaats.postcode": ("verblijfplaats.verblijfadres.postcode",),
+    "verblijfplaats.woonplaats": ("verblijfplaats.verblijfadres.woonplaats",),
+    "verblijfplaats.datumVan": ("verblijfplaats.datumVan",),
+    "verblijfplaats.adresseerbaarObjectIdentificatie": ("verblijfplaats.adresseerbaarObjectIdentificatie",),
+    "verblijfplaats.nummeraanduidingIdentificatie": ("verblijfplaats.nummeraanduidingIdentificatie",),
+    "verblijfplaats.adres": ("verblijfplaats.nummeraanduidingIdentificatie",),
+    "verblijfplaats.adresseerbaarObject": ("verblijfplaats.adresseerbaarObjectIdentificatie",),
+    "verblijfplaats.type": ("verblijfplaats.type",),
+    "partners": ("partners.burgerservicenummer",),
+    "ouders": ("ouders.burgerservicenummer",),
+    "kinderen": ("kinderen.burgerservicenummer",),
+}
+ALWAYS = ("burgerservicenummer",)  # fields must never be empty, and the gateway keys persons by BSN
+
+
+def brp_fields(selected: Iterable[str]) -> tuple[str, ...]:
+    """The BRP ``fields`` for a Persoon selection (paths relative to the Persoon)."""
+    wanted: dict[str, None] = dict.fromkeys(ALWAYS)
+    for path in selected:
+        parts = path.split(".")
+        for n in range(len(parts), 0, -1):
+            found = FIELDS.get(".".join(parts[:n]))
+            if found:
+                wanted.update(dict.fromkeys(found))
+                break
+    if "verblijfplaats" in wanted:  # the whole group already includes its parts
+        wanted = {k: None for k in wanted if not k.startswith("verblijfplaats.")}
+    return tuple(sorted(wanted))
+
+
+def valid_bsn(bsn: str) -> bool:
+    return len(bsn) == 9 and bsn.isdigit()
+
+
+async def personen(ctx: Context, bsns: list[str], fields: tuple[str, ...]) -> list[dict[str, Any] | None]:
+    loader = ctx.loader("brp-persoon", lambda keys: _raadpleeg(ctx, keys))
+    return list(await loader.load_many([(bsn, fields) for bsn in bsns]))
+
+
+async def _raadpleeg(ctx: Context, keys: list[tuple[str, tuple[str, ...]]]) -> list[Any]:
+    by_fields: dict[tuple[str, ...], list[str]] = {}
+    for bsn, fields in keys:
+        group = by_fields.setdefault(fields, [])
+        if bsn not in group:
+            group.append(bsn)
+    calls = [(fields, bsns[i:i + BATCH]) for fields, bsns in by_fields.items() for i in range(0, len(bsns), BATCH)]
+    answers = await asyncio.gather(*(_raadpleeg_call(ctx, f, b) for f, b in calls), return_exceptions=True)
+    found: dict[tuple[str, tuple[str, ...]], Any] = {}
+    for (fields, bsns), answer in zip(calls, answers, strict=True):
+        for bsn in bsns:
+            found[(bsn, fields)] = answer.get(bsn) if isinstance(answer, dict) else answer
+    return [found.get(key) for key in keys]
+
+
+async def _raadpleeg_call(ctx: Context, fields: tuple[str, ...], bsns: list[str]) -> dict[str, dict[str, Any]]:
+    body = {"type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": bsns, "fields": list(fields)}
+    answer = await ctx.sources[BRP].post("/personen", body, context=ctx)
+    return {p["burgerservicenummer"]: p for p in _persons(answer) if isinstance(p.get("burgerservicenummer"), str)}
+
+
+async def bewoners_bsns(ctx: Context, adresseerbaar_object_id: str) -> list[str]:
+    """BSNs of the people registered at a BAG object (the BRP answers at most 10 hits)."""
+    result: list[str] = await ctx.loader("brp-bewoners", lambda ids: _bewoners(ctx, ids)).load(adresseerbaar_object_id)
+    return result
+
+
+async def _bewoners(ctx: Context, ids: list[str]) -> list[Any]:
+    async def one(adresseerbaar_object_id: str) -> list[str]:
+        body = {"type": "ZoekMetAdresseerbaarObjectIdentificatie",
+                "adresseerbaarObjectIdentificatie": adresseerbaar_object_id, "fields": ["burgerservicenummer"]}
+        found = _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
+        return [p["burgerservicenummer"] for p in found if isinstance(p.get("burgerservicenummer"), str)]
+
+    return list(await asyncio.gather(*(one(i) for i in ids), return_exceptions=True))
+
+
+def _persons(answer: Any) -> list[dict[str, Any]]:
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("personen"), list):
+        raise SourceError("UPSTREAM_BAD_RESPONSE", BRP, "The BRP sent an answer without 'personen'.")
+    return [dict(p) for p in answer["personen"] if isinstance(p, Mapping)]
+
+
+def in_onderzoek(persoon: Mapping[str, Any]) -> list[str]:
+    """Paths of the person's data under investigation; BRP v2 nests ``inOnderzoek`` per group."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key == "inOnderzoek" and isinstance(value, Mapping):
+                    found.extend(f"{path}{k}" for k, v in value.items() if v is True)
+                else:
+                    walk(value, f"{path}{key}.")
+
+    walk(persoon, "")
+    return sorted(found)

@@ -1,0 +1,258 @@
+"""ZGW sources (Zaken, Catalogi, Documenten, Besluiten): how to fetch, batch and read them.
+
+Fetching strategy, cheapest first:
+1. what arrived inline: Zaken 1.5+ ``expand`` is asked for exactly the relations the query selected,
+   and every object in ``_expand`` primes the request's follow-cache under its own URL;
+2. batch endpoints: zaken by uuid through ``POST /zaken/_zoek`` with ``uuid__in`` (likewise documents);
+3. one filtered list per parent (``/rollen?zaak=``), never one GET per child URL;
+4. otherwise ``ctx.follow(url)``: once per distinct URL per request, concurrency bounded per source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from graph.context import Context
+from graph.paging import Page, parse_page
+from graph.selection import children
+
+ZAKEN, CATALOGI, DOCUMENTEN, BESLUITEN = "zaken", "catalogi", "documenten", "besluiten"
+CRS = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}  # mandatory on the /zaken operations
+PAGE_SIZE = 100  # Open Zaak's page size
+ZOEK_BATCH = 100
+
+# GraphQL field of Zaak -> the Zaken expand path that inlines it (nested paths need their parent too).
+EXPAND = {
+    "zaaktype": ("zaaktype",),
+    "status": ("status",),
+    "status.statustype": ("status", "status.statustype"),
+    "rollen": ("rollen",),
+    "rollen.roltype": ("rollen", "rollen.roltype"),
+    "resultaat": ("resultaat",),
+    "resultaat.resultaattype": ("resultaat", "resultaat.resultaattype"),
+    "zaakobjecten": ("zaakobjecten",),
+}
+
+
+def uuid_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def text(value: Any) -> str | None:
+    """Open Zaak sends "" where the spec says a URI, e-mail or pattern is absent: read it as null."""
+    return value if isinstance(value, str) and value != "" else None
+
+
+def expand_for(selected: Iterable[str]) -> list[str]:
+    """The expand list for a Zaak whose selection (relative to the zaak) is ``selected``."""
+    wanted: dict[str, None] = {}
+    for path in selected:
+        parts = path.split(".")
+        for key in (parts[0], ".".join(parts[:2])):
+            wanted.update(dict.fromkeys(EXPAND.get(key, ())))
+    return list(wanted)
+
+
+def absorb(ctx: Context, obj: Any) -> None:
+    """Prime the follow-cache with everything in an object's ``_expand`` (recursively)."""
+    if not isinstance(obj, Mapping):
+        return
+    inline = obj.get("_expand")
+    if not isinstance(inline, Mapping):
+        return
+    for value in inline.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Mapping) and isinstance(item.get("url"), str):
+                absorb(ctx, item)
+                ctx.prime(item["url"], item)
+
+
+# -- Zaken ------------------------------------------------------------------------------------------
+
+
+async def zaken_page(ctx: Context, number: int, filters: list[tuple[str, str]], expand: list[str]) -> Page:
+    params = [*filters, ("page", str(number))]
+    if expand:
+        params.append(("expand", ",".join(expand)))
+    page = parse_page(await ctx.sources[ZAKEN].get("/zaken", params, headers=CRS, context=ctx), ZAKEN)
+    for zaak in page.items:
+        absorb(ctx, zaak)
+    return page
+
+
+async def zaak_by_uuid(ctx: Context, uuid: str, expand: list[str]) -> dict[str, Any] | None:
+    loader = ctx.loader(("zaak-by-uuid", tuple(expand)), lambda keys: _zoek_zaken(ctx, keys, expand))
+    result: dict[str, Any] | None = await loader.load(uuid)
+    return result
+
+
+async def zaak_by_url(ctx: Context, url: str, expand: list[str]) -> dict[str, Any] | None:
+    ctx.sources.owner_of(url)  # a link outside the configured sources is refused, not followed
+    if ctx.sources[ZAKEN].owns(url):
+        return await zaak_by_uuid(ctx, uuid_of(url), expand)
+    return None
+
+
+async def _zoek_zaken(ctx: Context, uuids: list[str], expand: list[str]) -> list[dict[str, Any] | None]:
+    found: dict[str, dict[str, Any]] = {}
+    source = ctx.sources[ZAKEN]
+    for start in range(0, len(uuids), ZOEK_BATCH):
+        body: dict[str, Any] = {"uuid__in": uuids[start:start + ZOEK_BATCH]}
+        if expand:
+            body["expand"] = ",".join(expand)
+        number = 1
+        while True:
+            page = parse_page(await source.post("/zaken/_zoek", body, [("page", str(number))], CRS, context=ctx),
+                              ZAKEN)
+            for zaak in page.items:
+                if isinstance(zaak, Mapping) and isinstance(zaak.get("url"), str):
+                    absorb(ctx, zaak)
+                    found[zaak.get("uuid") or uuid_of(zaak["url"])] = dict(zaak)
+            if not page.has_next:
+                break
+            number += 1
+    return [found.get(u) for u in uuids]
+
+
+async def children_of(ctx: Context, zaak: Mapping[str, Any], field: str, path: str) -> list[dict[str, Any]]:
+    """A zaak's rollen/zaakobjecten: inline when expanded, else one filtered list for this zaak."""
+    inline = zaak.get("_expand", {}).get(field) if isinstance(zaak.get("_expand"), Mapping) else None
+    if isinstance(inline, list):
+        return [dict(x) for x in inline if isinstance(x, Mapping)]
+    return await list_all(ctx, ZAKEN, path, [("zaak", str(zaak.get("url", "")))])
+
+
+async def list_all(ctx: Context, source: str, path: str, params: list[tuple[str, str]],
+                   max_pages: int = 10) -> list[dict[str, Any]]:
+    """Every item of a (usually short) filtered list, following ``next`` for at most ``max_pages``."""
+    items: list[dict[str, Any]] = []
+    for number in range(1, max_pages + 1):
+        body = await ctx.loader(("list", source), lambda keys: _get_lists(ctx, keys)).load(
+            (source, path, tuple(params), number))
+        page = parse_page(body, source)
+        items.extend(dict(x) for x in page.items if isinstance(x, Mapping))
+        if not page.has_next:
+            break
+    return items
+
+
+async def _get_lists(ctx: Context, keys: list[tuple[str, str, tuple[tuple[str, str], ...], int]]) -> list[Any]:
+    import asyncio
+
+    async def one(source: str, path: str, params: tuple[tuple[str, str], ...], number: int) -> Any:
+        query = [*params, ("page", str(number))] if number > 1 else list(params)
+        headers = CRS if path == "/zaken" else None
+        return await ctx.sources[source].get(path, query, headers=headers, context=ctx)
+
+    return list(await asyncio.gather(*(one(*k) for k in keys), return_exceptions=True))
+
+
+async def follow(ctx: Context, url: Any) -> dict[str, Any] | None:
+    """A linked ZGW object by URL; null for absent links (including Open Zaak's empty strings)."""
+    link = text(url)
+    if link is None:
+        return None
+    body = await ctx.follow(link)
+    return dict(body) if isinstance(body, Mapping) else None
+
+
+# -- Documenten and Besluiten -------------------------------------------------------------------------
+
+
+async def documenten_of(ctx: Context, zaak: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The zaak's documents: its zaakinformatieobjecten (a plain array), then the documents in one _zoek."""
+    links = await ctx.sources[ZAKEN].get("/zaakinformatieobjecten", [("zaak", str(zaak.get("url", "")))],
+                                         context=ctx)
+    rows = links if isinstance(links, list) else parse_page(links, ZAKEN).items
+    urls = [text(r.get("informatieobject")) for r in rows if isinstance(r, Mapping)]
+    uuids = [uuid_of(u) for u in urls if u and ctx.sources[DOCUMENTEN].owns(u)]
+    loader = ctx.loader("document-by-uuid", lambda keys: _zoek_documenten(ctx, keys))
+    found = await loader.load_many(uuids)
+    return [d for d in found if d is not None]
+
+
+async def _zoek_documenten(ctx: Context, uuids: list[str]) -> list[dict[str, Any] | None]:
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(uuids), ZOEK_BATCH):
+        body = await ctx.sources[DOCUMENTEN].post("/enkelvoudiginformatieobjecten/_zoek",
+                                                  {"uuid__in": uuids[start:start + ZOEK_BATCH]}, context=ctx)
+        for doc in parse_page(body, DOCUMENTEN).items:  # an EIO has no ``uuid`` field: read it from its URL
+            if isinstance(doc, Mapping) and isinstance(doc.get("url"), str):
+                found[uuid_of(doc["url"])] = dict(doc)
+    return [found.get(u) for u in uuids]
+
+
+async def besluiten_of(ctx: Context, zaak: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return await list_all(ctx, BESLUITEN, "/besluiten", [("zaak", str(zaak.get("url", "")))])
+
+
+def zaak_filters(bsn: str | None, zaaktype: str | None, status_open: bool | None,
+                 identificatie: str | None) -> list[tuple[str, str]]:
+    filters: list[tuple[str, str]] = []
+    if bsn:
+        filters.append(("rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn", bsn))
+    if zaaktype:
+        filters.append(("zaaktype", zaaktype))
+    if status_open is not None:
+        filters.append(("einddatum__isnull", "true" if status_open else "false"))
+    if identificatie:
+        filters.append(("identificatie", identificatie))
+    return filters
+
+
+def zaak_selection(paths: frozenset[str], *prefixes: str) -> frozenset[str]:
+    """The part of a connection's selection that lies below its zaak nodes."""
+    result: set[str] = set()
+    for prefix in prefixes:
+        result |= children(paths, prefix)
+    return frozenset(result)
+
+
+# -- Statistics -----------------------------------------------------------------------------------------
+
+SCAN_PAGE_SIZE = 500  # Open Zaak's largest pageSize: the fewest calls for a full scan
+MAX_SCAN_PAGES = 200
+
+
+async def scan_zaken(ctx: Context, filters: list[tuple[str, str]], expand: list[str]) -> list[dict[str, Any]]:
+    """Every zaak matching ``filters``: the first page tells the count, the rest are fetched concurrently."""
+    import asyncio
+
+    from graph.errors import ResultTooLarge
+
+    async def fetch(number: int) -> Page:
+        params = [*filters, ("pageSize", str(SCAN_PAGE_SIZE)), ("page", str(number))]
+        if expand:
+            params.append(("expand", ",".join(expand)))
+        return parse_page(await ctx.sources[ZAKEN].get("/zaken", params, headers=CRS, context=ctx), ZAKEN)
+
+    first = await fetch(1)
+    size = max(len(first.items), 1)
+    pages = -(-(first.total or 0) // size) if first.total is not None else 1
+    if pages > MAX_SCAN_PAGES:
+        raise ResultTooLarge("Too many zaken to aggregate; narrow the period or filter by zaaktype.")
+    rest = await asyncio.gather(*(fetch(n) for n in range(2, pages + 1)))
+    rows = [z for page in (first, *rest) for z in page.items if isinstance(z, Mapping)]
+    for zaak in rows:
+        absorb(ctx, zaak)
+    return [dict(z) for z in rows]
+
+
+def doorlooptijd_dagen(zaak: Mapping[str, Any]) -> int | None:
+    """Days from start to close, for closed zaken with readable dates."""
+    import datetime as dt
+
+    try:
+        start = dt.date.fromisoformat(str(zaak.get("startdatum"))[:10])
+        end = dt.date.fromisoformat(str(zaak.get("einddatum"))[:10])
+    except ValueError:
+        return None
+    return (end - start).days
+
+
+def current_statustype(zaak: Mapping[str, Any]) -> str | None:
+    """URL of the zaak's current statustype, from ``_expand`` (asked for when grouping by status)."""
+    inline = zaak.get("_expand")
+    status = inline.get("status") if isinstance(inline, Mapping) else None
+    return text(status.get("statustype")) if isinstance(status, Mapping) else None

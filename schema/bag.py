@@ -1,0 +1,175 @@
+"""Addresses, dwellings and buildings from the BAG, and who and what is at an address."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from graph.errors import BadRequest, SourceError
+from resolvers import bag, brp
+
+if TYPE_CHECKING:
+    from schema.brp import Persoon
+    from schema.signalen import Melding
+    from schema.vakantieverhuur import VakantieverhuurRegistratie
+
+
+def _s(d: Mapping[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():  # BAG sends oorspronkelijkBouwjaar as a string
+        return int(value)
+    return None
+
+
+@strawberry.type(description="A building (pand) in the BAG.")
+class Pand:
+    identificatie: str = strawberry.field(description="16-digit BAG id of the building.")
+    oorspronkelijk_bouwjaar: int | None = strawberry.field(description="Year of construction.")
+    status: str | None = strawberry.field(description="BAG status, e.g. 'Pand in gebruik'.")
+
+    @classmethod
+    def from_api(cls, identificatie: str, d: Mapping[str, Any]) -> Pand:
+        return cls(identificatie=_s(d, "identificatie") or identificatie,
+                   oorspronkelijk_bouwjaar=_int(d.get("oorspronkelijkBouwjaar")), status=_s(d, "status"))
+
+
+@strawberry.type(description="An addressable object: a dwelling or other unit (verblijfsobject), berth or pitch.")
+class AdresseerbaarObject:
+    identificatie: str = strawberry.field(description="16-digit BAG id.")
+    type: str | None = strawberry.field(description="Verblijfsobject, Ligplaats or Standplaats.")
+    oppervlakte: int | None = strawberry.field(description="Floor area in m².")
+    gebruiksdoelen: list[str] = strawberry.field(description="What it is used for (woonfunctie, ...).")
+    status: str | None = strawberry.field(description="BAG status.")
+    _pand_ids: strawberry.Private[list[str]]
+
+    @strawberry.field(description="The building(s) it is part of.")
+    async def panden(self, info: Info[Context, None]) -> list[Pand] | None:
+        import asyncio
+
+        found = await asyncio.gather(*(bag.pand(info.context, p) for p in self._pand_ids))
+        return [Pand.from_api(p, d) for p, d in zip(self._pand_ids, found, strict=True)]
+
+    @classmethod
+    def from_api(cls, identificatie: str, kind: str | None, d: Mapping[str, Any]) -> AdresseerbaarObject:
+        doelen = d.get("gebruiksdoelen")
+        panden = d.get("maaktDeelUitVan")
+        return cls(identificatie=_s(d, "identificatie") or identificatie,
+                   type=_s(d, "type") or (kind.capitalize() if kind else None),
+                   oppervlakte=_int(d.get("oppervlakte")),
+                   gebruiksdoelen=[g for g in doelen if isinstance(g, str)] if isinstance(doelen, list) else [],
+                   status=_s(d, "status"),
+                   _pand_ids=[p for p in panden if bag.bag_id(p)] if isinstance(panden, list) else [])
+
+
+@strawberry.type(description="An address in the BAG (nummeraanduiding with its street and place).")
+class Adres:
+    nummeraanduiding_identificatie: str = strawberry.field(description="16-digit BAG id of the address.")
+    postcode: str | None = strawberry.field(description="Postal code, 1234AB.")
+    huisnummer: int | None = strawberry.field(description="House number.")
+    huisletter: str | None = strawberry.field(description="House letter.")
+    huisnummertoevoeging: str | None = strawberry.field(description="House number addition.")
+    openbare_ruimte_naam: str | None = strawberry.field(description="Street name.")
+    woonplaats_naam: str | None = strawberry.field(description="Place name.")
+    adresseerbaar_object_identificatie: str | None = strawberry.field(description="BAG id of the dwelling.")
+    pand_identificaties: list[str] = strawberry.field(description="BAG ids of the building(s).")
+
+    @strawberry.field(description="The dwelling or other unit this address belongs to.")
+    async def adresseerbaar_object(self, info: Info[Context, None]) -> AdresseerbaarObject | None:
+        if not self.adresseerbaar_object_identificatie:
+            return None
+        return await adresseerbaar_object_for(info, self.adresseerbaar_object_identificatie)
+
+    @strawberry.field(description="People registered at this address in the BRP (at most 10, as the BRP allows).")
+    async def bewoners(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Persoon, strawberry.lazy("schema.brp")]] | None:
+        if not self.adresseerbaar_object_identificatie:
+            return []
+        from schema.brp import personen_for
+
+        bsns = await brp.bewoners_bsns(info.context, self.adresseerbaar_object_identificatie)
+        return await personen_for(info, bsns)
+
+    @strawberry.field(description="Reports about public space made at this address (Signalen).")
+    async def meldingen(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Melding, strawberry.lazy("schema.signalen")]] | None:
+        from schema.signalen import meldingen_at
+
+        return await meldingen_at(info, self)
+
+    @strawberry.field(description="Holiday-rental registrations for this address (LVV), found via its residents.")
+    async def vakantieverhuur_registraties(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[VakantieverhuurRegistratie, strawberry.lazy("schema.vakantieverhuur")]] | None:
+        from schema.vakantieverhuur import registraties_at
+
+        return await registraties_at(info, self)
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Adres:
+        panden = d.get("pandIdentificaties")
+        return cls(nummeraanduiding_identificatie=str(d.get("nummeraanduidingIdentificatie", "")),
+                   postcode=_s(d, "postcode"), huisnummer=_int(d.get("huisnummer")), huisletter=_s(d, "huisletter"),
+                   huisnummertoevoeging=_s(d, "huisnummertoevoeging"),
+                   openbare_ruimte_naam=_s(d, "openbareRuimteNaam"), woonplaats_naam=_s(d, "woonplaatsNaam"),
+                   adresseerbaar_object_identificatie=_s(d, "adresseerbaarObjectIdentificatie"),
+                   pand_identificaties=[p for p in panden if isinstance(p, str)] if isinstance(panden, list) else [])
+
+
+async def adres_for(info: Info[Context, None], nummeraanduiding_id: str) -> Adres | None:
+    if not bag.bag_id(nummeraanduiding_id):
+        return None
+    try:
+        found = await bag.adres(info.context, nummeraanduiding_id)
+    except SourceError as exc:
+        if exc.code == "NOT_FOUND":
+            return None
+        raise
+    return Adres.from_api(found) if found else None
+
+
+async def adres_for_link(info: Info[Context, None], url: str | None, identificatie: str | None) -> Adres | None:
+    """A ZGW zaakobject's address: by its BAG URL when it has one, else by the snapshot's identification."""
+    if url and "bag" in info.context.sources and info.context.sources["bag"].owns(url):
+        last = url.rstrip("/").rsplit("/", 1)[-1]
+        if "/adressen/" in url or "/nummeraanduidingen/" in url:
+            return await adres_for(info, last)
+    return await adres_for(info, identificatie) if identificatie else None
+
+
+async def adresseerbaar_object_for(info: Info[Context, None], identificatie: str) -> AdresseerbaarObject | None:
+    if not bag.bag_id(identificatie):
+        return None
+    kind, fields = await bag.adresseerbaar_object(info.context, identificatie)
+    return AdresseerbaarObject.from_api(identificatie, kind, fields) if fields else None
+
+
+@strawberry.type
+class BagQuery:
+    @strawberry.field(description="One address, by its BAG nummeraanduiding id (16 digits).")
+    async def adres(self, info: Info[Context, None], nummeraanduiding_identificatie: str) -> Adres | None:
+        if not bag.bag_id(nummeraanduiding_identificatie):
+            raise BadRequest("'nummeraanduidingIdentificatie' must be 16 digits.")
+        return await adres_for(info, nummeraanduiding_identificatie)
+
+    @strawberry.field(description="Addresses by postcode and house number (and letter/addition to narrow down).")
+    async def adressen(self, info: Info[Context, None], postcode: str, huisnummer: int,
+                       huisletter: str | None = None, huisnummertoevoeging: str | None = None) -> list[Adres]:
+        normalized = postcode.replace(" ", "").upper()
+        if len(normalized) != 6 or not normalized[:4].isdigit() or not normalized[4:].isalpha():
+            raise BadRequest("'postcode' must look like 1234AB.")
+        if not 1 <= huisnummer <= 99999:
+            raise BadRequest("'huisnummer' must be between 1 and 99999.")
+        found = await bag.adressen(info.context, normalized, huisnummer, huisletter, huisnummertoevoeging)
+        return [Adres.from_api(a) for a in found]

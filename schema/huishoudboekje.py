@@ -1,0 +1,211 @@
+"""Household budget files from Huishoudboekje, stitched from its backend GraphQL API.
+
+Only the selected fields are asked upstream (see ``resolvers.huishoudboekje``). Money is exposed as a
+two-decimal euro STRING (``bedrag``, ``saldo``), exactly as the backend's ``Bedrag`` scalar sends it, so no
+cent is lost to floating point; ``bedragCenten`` gives the same amount as integer cents for arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from graph.errors import BadRequest
+from graph.paging import Window, bounds
+from graph.selection import children, selected_paths
+from resolvers import huishoudboekje as hhb
+from schema.relay import Connection, connection
+from schema.scalars import Date
+
+if TYPE_CHECKING:
+    from schema.brp import Persoon
+
+ZONE = ZoneInfo("Europe/Amsterdam")
+
+
+def _s(d: Mapping[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _date(d: Mapping[str, Any], key: str) -> Any:
+    """A date string for a Date field, kept as sent: the scalar checks it and fails only that field."""
+    return _s(d, key)
+
+
+def _i(d: Mapping[str, Any], key: str) -> int | None:
+    value = d.get(key)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _b(d: Mapping[str, Any], key: str) -> bool | None:
+    value = d.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _rows(d: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = d.get(key)
+    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
+@strawberry.type(name="HuishoudboekjeRekening", description="A bank account known to Huishoudboekje.")
+class Rekening:
+    id: int | None = strawberry.field(description="Huishoudboekje id of the account.")
+    iban: str | None = strawberry.field(description="IBAN.")
+    rekeninghouder: str | None = strawberry.field(description="Account holder's name.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Rekening:
+        return cls(id=_i(d, "id"), iban=_s(d, "iban"), rekeninghouder=_s(d, "rekeninghouder"))
+
+
+@strawberry.type(name="HuishoudboekjeTransactie", description="A bank transaction booked on an afspraak.")
+class Transactie:
+    id: int | None = strawberry.field(description="Huishoudboekje id of the transaction.")
+    uuid: str = strawberry.field(description="UUID of the transaction.")
+    bedrag: str | None = strawberry.field(
+        description="Amount in euros as a two-decimal string, negative for money going out.")
+    bedrag_centen: int | None = strawberry.field(description="The same amount in integer cents.")
+    credit: bool | None = strawberry.field(description="Whether money came in.")
+    geboekt: bool | None = strawberry.field(description="Whether the transaction is booked on an afspraak.")
+    datum: Date | None = strawberry.field(description="Transaction date.")
+    tegen_rekening_iban: str | None = strawberry.field(description="IBAN of the other party.")
+    omschrijving: str | None = strawberry.field(description="Description the bank gave to the account owner.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Transactie:
+        return cls(id=_i(d, "id"), uuid=_s(d, "uuid") or "", bedrag=hhb.bedrag(d.get("bedrag")),
+                   bedrag_centen=hhb.centen(d.get("bedrag")), credit=_b(d, "isCredit"), geboekt=_b(d, "isGeboekt"),
+                   datum=_date(d, "transactieDatum"),
+                   tegen_rekening_iban=_s(d, "tegenRekeningIban"),
+                   omschrijving=_s(d, "informationToAccountOwner"))
+
+
+@strawberry.type(name="HuishoudboekjeAfspraak",
+                 description="An arrangement for a recurring payment in or out of a burger's budget.")
+class Afspraak:
+    id: int | None = strawberry.field(description="Huishoudboekje id of the afspraak.")
+    omschrijving: str | None = strawberry.field(description="What the payment is for.")
+    bedrag: str | None = strawberry.field(description="Amount in euros as a two-decimal string.")
+    bedrag_centen: int | None = strawberry.field(description="The same amount in integer cents.")
+    credit: bool | None = strawberry.field(description="True for money coming in, false for money going out.")
+    rubriek: str | None = strawberry.field(description="Name of the ledger category (rubriek).")
+    valid_from: Date | None = strawberry.field(description="First day the afspraak applies.")
+    valid_through: Date | None = strawberry.field(description="Last day it applies; null while open-ended.")
+    tegen_rekening: Rekening | None = strawberry.field(description="The other party's bank account.")
+    _transactie_uuids: strawberry.Private[list[str]]
+
+    @strawberry.field(description="Bank transactions booked on this afspraak (null when they cannot be fetched).")
+    async def transacties(self, info: Info[Context, None]) -> list[Transactie] | None:
+        if not self._transactie_uuids:
+            return []
+        sel = hhb.selection(hhb.TRANSACTIE, selected_paths(info))
+        found = await hhb.transacties(info.context, self._transactie_uuids, sel)
+        return [Transactie.from_api(t) for t in found]
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Afspraak:
+        rubriek = d.get("rubriek")
+        tegen = d.get("tegenRekening")
+        uuids = [u for j in _rows(d, "journaalposten") if (u := _s(j, "transactionUuid"))]
+        return cls(id=_i(d, "id"), omschrijving=_s(d, "omschrijving"), bedrag=hhb.bedrag(d.get("bedrag")),
+                   bedrag_centen=hhb.centen(d.get("bedrag")), credit=_b(d, "credit"),
+                   rubriek=_s(rubriek, "naam") if isinstance(rubriek, Mapping) else None,
+                   valid_from=_date(d, "validFrom"), valid_through=_date(d, "validThrough"),
+                   tegen_rekening=Rekening.from_api(tegen) if isinstance(tegen, Mapping) else None,
+                   _transactie_uuids=list(dict.fromkeys(uuids)))
+
+
+@strawberry.type(name="BurgerAdres", description="A burger's address as Huishoudboekje records it.")
+class BurgerAdres:
+    straat: str | None = strawberry.field(description="Street name.")
+    huisnummer: str | None = strawberry.field(description="House number, with letter/addition as entered.")
+    postcode: str | None = strawberry.field(description="Postal code.")
+    woonplaats: str | None = strawberry.field(description="Place.")
+
+
+@strawberry.type(description="A citizen with a household budget file (huishoudboekje).")
+class Burger:
+    id: int = strawberry.field(description="Huishoudboekje id of the burger.")
+    bsn: str | None = strawberry.field(description="BSN, nine digits (the backend stores it as a number).")
+    voorletters: str | None = strawberry.field(description="Initials.")
+    voornamen: str | None = strawberry.field(description="First names.")
+    achternaam: str | None = strawberry.field(description="Surname.")
+    geboortedatum: Date | None = strawberry.field(description="Date of birth.")
+    adres: BurgerAdres | None = strawberry.field(description="Address as recorded in Huishoudboekje.")
+    afspraken: list[Afspraak] = strawberry.field(description="The burger's payment arrangements.")
+    rekeningen: list[Rekening] = strawberry.field(description="The burger's own bank accounts.")
+
+    @strawberry.field(description="Balance in euros (two-decimal string) of the booked transactions up to and "
+                                  "including `datum` (default: today).")
+    async def saldo(self, info: Info[Context, None], datum: Date | None = None) -> str | None:
+        day = str(datum) if datum else dt.datetime.now(ZONE).date().isoformat()
+        return await hhb.saldo(info.context, self.id, day)
+
+    @strawberry.field(description="This burger as a person in the BRP.")
+    async def persoon(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
+        if not self.bsn:
+            return None
+        from schema.brp import persoon_for
+
+        return await persoon_for(info, self.bsn)
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Burger:
+        has_adres = any(k in d for k in ("straatnaam", "huisnummer", "postcode", "plaatsnaam"))
+        return cls(
+            id=_i(d, "id") or 0, bsn=hhb.bsn9(d.get("bsn")), voorletters=_s(d, "voorletters"),
+            voornamen=_s(d, "voornamen"), achternaam=_s(d, "achternaam"),
+            geboortedatum=_date(d, "geboortedatum"),
+            adres=BurgerAdres(straat=_s(d, "straatnaam"), huisnummer=_s(d, "huisnummer"),
+                              postcode=_s(d, "postcode"), woonplaats=_s(d, "plaatsnaam")) if has_adres else None,
+            afspraken=[Afspraak.from_api(a) for a in _rows(d, "afspraken")],
+            rekeningen=[Rekening.from_api(r) for r in _rows(d, "rekeningen")],
+        )
+
+
+async def burger_for_bsn(info: Info[Context, None], bsn: str) -> Burger | None:
+    """The burger with this BSN, if Huishoudboekje has a file for them (see resolvers.huishoudboekje)."""
+    if len(bsn) != 9 or not bsn.isdigit():
+        return None
+    found = await hhb.burger_by_bsn(info.context, bsn, hhb.selection(hhb.BURGER, selected_paths(info)))
+    return Burger.from_api(found) if found else None
+
+
+@strawberry.type
+class HuishoudboekjeQuery:
+    @strawberry.field(description="One burger in Huishoudboekje, by its Huishoudboekje id.")
+    async def huishoudboekje_burger(self, info: Info[Context, None], id: int) -> Burger | None:
+        if id < 1:
+            raise BadRequest("'id' must be a positive number.")
+        sel = hhb.selection(hhb.BURGER, selected_paths(info))
+        found = (await hhb.burgers_by_id(info.context, [id], sel))[0]
+        return Burger.from_api(found) if found else None
+
+    @strawberry.field(description="The burger with this BSN, if Huishoudboekje has a file for them.")
+    async def huishoudboekje_burger_met_bsn(self, info: Info[Context, None],
+                                            burgerservicenummer: str) -> Burger | None:
+        if len(burgerservicenummer) != 9 or not burgerservicenummer.isdigit():
+            raise BadRequest("'burgerservicenummer' must be 9 digits.")
+        return await burger_for_bsn(info, burgerservicenummer)
+
+    @strawberry.field(description="All burgers in Huishoudboekje, a page at a time.")
+    async def huishoudboekje_burgers(self, info: Info[Context, None], first: int | None = 20,
+                                     after: str | None = None) -> Connection[Burger] | None:
+        offset, count = bounds(first, after)
+        paths = selected_paths(info)
+        sel = hhb.selection(hhb.BURGER, children(paths, "nodes") | children(children(paths, "edges"), "node"))
+        rows, total = await hhb.burgers_page(info.context, offset + 1, max(count, 1), sel)
+        items = rows[:count]
+        has_next = (offset + len(items) < total) if total is not None else len(rows) >= max(count, 1)
+        return connection(Window(items, offset, total, has_next), Burger.from_api)

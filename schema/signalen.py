@@ -1,0 +1,236 @@
+"""Meldingen openbare ruimte from Signalen: single meldingen, filtered lists and dashboard statistics."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from graph.errors import BadRequest
+from graph.paging import bounds, window
+from graph.selection import selected_paths
+from resolvers import signalen as sia
+from schema.relay import Connection, connection
+from schema.scalars import DateTime
+
+if TYPE_CHECKING:
+    from schema.bag import Adres
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+@strawberry.type(description="The state a melding is in.")
+class MeldingStatus:
+    code: str | None = strawberry.field(description="Signalen state code: m, i, b, h, o, a, reopened, ...")
+    omschrijving: str | None = strawberry.field(description="Name of the state, in Dutch (e.g. 'Afgehandeld').")
+    toelichting: str | None = strawberry.field(description="Text given with the state change.")
+    gezet_op: DateTime | None = strawberry.field(description="When the melding got this state.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> MeldingStatus:
+        code = sia.text(d.get("state"))
+        return cls(code=code, omschrijving=sia.text(d.get("state_display")) or sia.STATES.get(code or ""),
+                   toelichting=sia.text(d.get("text")), gezet_op=d.get("created_at"))
+
+
+@strawberry.type(description="A state change in a melding's history.")
+class MeldingStatusWijziging:
+    tijdstip: DateTime | None = strawberry.field(description="When the state changed.")
+    code: str | None = strawberry.field(description="The new state code, when its name is a known Signalen state.")
+    omschrijving: str | None = strawberry.field(description="Name of the new state, as the history shows it.")
+    toelichting: str | None = strawberry.field(description="Text given with the change.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> MeldingStatusWijziging:
+        code, name = sia.status_from_history(d)
+        return cls(tijdstip=d.get("when"), code=code, omschrijving=name,
+                   toelichting=sia.text(d.get("description")))
+
+
+@strawberry.type(description="What a melding is about: a sub category within a main category.")
+class MeldingCategorie:
+    hoofdcategorie: str | None = strawberry.field(description="Name of the main category.")
+    subcategorie: str | None = strawberry.field(description="Name of the sub category.")
+    hoofdcategorie_slug: str | None = strawberry.field(description="Slug of the main category (filter value).")
+    subcategorie_slug: str | None = strawberry.field(description="Slug of the sub category (filter value).")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> MeldingCategorie:
+        return cls(hoofdcategorie=sia.text(d.get("main")), subcategorie=sia.text(d.get("sub")),
+                   hoofdcategorie_slug=sia.text(d.get("main_slug")), subcategorie_slug=sia.text(d.get("sub_slug")))
+
+
+@strawberry.type(description="Where a melding was made.")
+class MeldingLocatie:
+    lat: float | None = strawberry.field(description="Latitude (WGS84).")
+    lon: float | None = strawberry.field(description="Longitude (WGS84).")
+    buurt: str | None = strawberry.field(description="Buurt code, as Signalen assigned it.")
+    stadsdeel: str | None = strawberry.field(description="Stadsdeel (district) name.")
+    adres_tekst: str | None = strawberry.field(description="The address as one line of text.")
+    _postcode: strawberry.Private[str | None]
+    _huisnummer: strawberry.Private[int | None]
+    _huisletter: strawberry.Private[str | None]
+    _toevoeging: strawberry.Private[str | None]
+
+    @strawberry.field(description="The BAG address, found by postcode and house number (Signalen keeps no BAG id).")
+    async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
+        if not self._postcode or self._huisnummer is None or "bag" not in info.context.sources:
+            return None
+        from resolvers import bag
+        from schema.bag import Adres
+
+        found = await bag.adressen(info.context, self._postcode, self._huisnummer, self._huisletter, self._toevoeging)
+        for row in found:  # without letter or addition the BAG also lists 12A, 12-2, ...: keep the exact one
+            if ((sia.text(row.get("huisletter")) or "").upper() == (self._huisletter or "").upper()
+                    and (sia.text(row.get("huisnummertoevoeging")) or "").upper() == (self._toevoeging or "").upper()
+                    and sia.number(row.get("huisnummer")) == self._huisnummer):
+                return Adres.from_api(row)
+        return None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> MeldingLocatie:
+        lon, lat = sia.lon_lat(d)
+        address = sia.mapping(d.get("address"))
+        postcode = sia.text(address.get("postcode")) or sia.text(d.get("postcode"))
+        return cls(lat=lat, lon=lon, buurt=sia.text(d.get("buurt_code")), stadsdeel=sia.text(d.get("stadsdeel")),
+                   adres_tekst=sia.text(d.get("address_text")),
+                   _postcode=postcode.replace(" ", "").upper() if postcode else None,
+                   _huisnummer=sia.number(address.get("huisnummer")), _huisletter=sia.text(address.get("huisletter")),
+                   _toevoeging=sia.text(address.get("huisnummer_toevoeging")))
+
+
+@strawberry.type(description="A melding openbare ruimte (report about public space) in Signalen.")
+class Melding:
+    id: strawberry.ID = strawberry.field(description="Signalen's private integer id.")
+    signal_id: str | None = strawberry.field(description="Public UUID of the melding, as the reporter knows it.")
+    tekst: str | None = strawberry.field(description="What the reporter wrote.")
+    status: MeldingStatus | None = strawberry.field(description="The current state.")
+    categorie: MeldingCategorie | None = strawberry.field(description="The category it is assigned to.")
+    locatie: MeldingLocatie | None = strawberry.field(description="Where it was made.")
+    aangemaakt_op: DateTime | None = strawberry.field(description="When it was registered.")
+    bron: str | None = strawberry.field(description="Channel it came in through (online, telefoon, app, ...).")
+    prioriteit: str | None = strawberry.field(description="Priority: low, normal or high.")
+
+    @strawberry.field(description="Every state change, oldest first (one history call per melding).")
+    async def statusgeschiedenis(self, info: Info[Context, None]) -> list[MeldingStatusWijziging]:
+        signal_id = sia.number(str(self.id))
+        if signal_id is None:
+            return []
+        return [MeldingStatusWijziging.from_api(e) for e in await sia.status_history(info.context, signal_id)]
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Melding:
+        status = d.get("status")
+        category = d.get("category")
+        location = d.get("location")
+        return cls(
+            id=strawberry.ID(str(d.get("id", ""))), signal_id=sia.text(d.get("signal_id")),
+            tekst=sia.text(d.get("text")),
+            status=MeldingStatus.from_api(status) if isinstance(status, Mapping) else None,
+            categorie=MeldingCategorie.from_api(category) if isinstance(category, Mapping) else None,
+            locatie=MeldingLocatie.from_api(location) if isinstance(location, Mapping) else None,
+            aangemaakt_op=d.get("created_at"), bron=sia.text(d.get("source")),
+            prioriteit=sia.text(sia.mapping(d.get("priority")).get("priority")),
+        )
+
+
+@strawberry.enum(description="A dimension meldingen can be counted by.")
+class MeldingDimensie(Enum):
+    CATEGORIE = strawberry.enum_value(sia.CATEGORIE, description="Sub category slug.")
+    STATUS = strawberry.enum_value(sia.STATUS, description="Signalen state code.")
+    BUURT = strawberry.enum_value(sia.BUURT, description="Buurt code.")
+    WEEK = strawberry.enum_value(sia.WEEK, description="ISO week of registration, Amsterdam time (2026-W07).")
+
+
+@strawberry.type(description="The number of meldingen with one combination of values; only grouped values are set.")
+class MeldingGroep:
+    categorie: str | None = strawberry.field(description="Sub category slug, when grouped by CATEGORIE.")
+    status: str | None = strawberry.field(description="State code, when grouped by STATUS.")
+    buurt: str | None = strawberry.field(description="Buurt code, when grouped by BUURT.")
+    week: str | None = strawberry.field(description="ISO week (2026-W07), when grouped by WEEK.")
+    aantal: int = strawberry.field(description="Number of meldingen in this group.")
+
+
+@strawberry.type(description="Counts of meldingen, grouped.")
+class MeldingStatistiek:
+    totaal: int = strawberry.field(description="Number of meldingen matching the filters.")
+    groepen: list[MeldingGroep] = strawberry.field(
+        description="Non-empty groups, ordered by their values in the order of groepeerOp.")
+    strategie: str = strawberry.field(
+        description="How the source was asked: 'count' (one count per combination) or 'scan' (the list, paged).")
+
+
+CategorieArg = Annotated[str | None, strawberry.argument(description="Sub category slug (Signalen category_slug).")]
+HoofdcategorieArg = Annotated[str | None, strawberry.argument(
+    description="Main category slug (maincategory_slug); not together with 'categorie'.")]
+StatusArg = Annotated[list[str] | None, strawberry.argument(description="Signalen state code(s), e.g. ['m', 'b'].")]
+BuurtArg = Annotated[str | None, strawberry.argument(description="Buurt code (Signalen buurt_code).")]
+VanafArg = Annotated[str | None, strawberry.argument(description="Registered at or after this moment.",
+                                                     graphql_type=DateTime | None)]
+TotArg = Annotated[str | None, strawberry.argument(description="Registered at or before this moment.",
+                                                   graphql_type=DateTime | None)]
+
+
+async def melding_for(info: Info[Context, None], signal_id: int) -> Melding | None:
+    found = await sia.signal(info.context, signal_id)
+    return Melding.from_api(found) if found else None
+
+
+async def meldingen_at(info: Info[Context, None], adres: Adres) -> list[Melding]:
+    """Reverse link Adres -> meldingen: Signalen's ``address_text`` filter, then an exact address match."""
+    if not adres.postcode or adres.huisnummer is None:
+        return []
+    postcode = adres.postcode.replace(" ", "").upper()
+    found = await sia.at_address(info.context, postcode, adres.huisnummer, adres.huisletter, adres.huisnummertoevoeging)
+    return [Melding.from_api(s) for s in found]
+
+
+@strawberry.type
+class SignalenQuery:
+    @strawberry.field(description="One melding, by its Signalen id (integer) or its public signal UUID.")
+    async def melding(self, info: Info[Context, None], id: strawberry.ID) -> Melding | None:
+        value = str(id).strip()
+        if value.isdigit():
+            return await melding_for(info, int(value))
+        if UUID.match(value):
+            found = await sia.signal_by_uuid(info.context, value)
+            return Melding.from_api(found) if found else None
+        raise BadRequest("'id' must be a Signalen id (digits) or a signal UUID.")
+
+    @strawberry.field(description="Meldingen, newest first, filtered by the source.")
+    async def meldingen(
+        self, info: Info[Context, None],
+        first: Annotated[int | None, strawberry.argument(description="Page size, at most 100.")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        categorie: CategorieArg = None, hoofdcategorie: HoofdcategorieArg = None, status: StatusArg = None,
+        buurt: BuurtArg = None, vanaf: VanafArg = None, tot: TotArg = None,
+    ) -> Connection[Melding]:
+        flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
+        offset, count = bounds(first, after)
+        size = sia.window_page_size(offset, count)
+        win = await window(first, after, size, lambda n: sia.newest_page(info.context, flt, n, size))
+        return connection(win, Melding.from_api)
+
+    @strawberry.field(description="Counts of meldingen per group, for dashboards; cheap for the source.")
+    async def meldingen_statistiek(
+        self, info: Info[Context, None],
+        groepeer_op: Annotated[list[MeldingDimensie], strawberry.argument(
+            description="Dimensions to group by; an empty list gives only the total.")],
+        vanaf: VanafArg = None, tot: TotArg = None, categorie: CategorieArg = None,
+        hoofdcategorie: HoofdcategorieArg = None, status: StatusArg = None, buurt: BuurtArg = None,
+    ) -> MeldingStatistiek:
+        flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
+        dims: list[str] = list(dict.fromkeys(str(d.value) for d in groepeer_op))
+        want_total = "totaal" in selected_paths(info)
+        stats = await sia.statistics(info.context, dims, flt, want_total)
+        groups = []
+        for key, aantal in stats.groups:
+            values = dict(zip(dims, key, strict=True))
+            groups.append(MeldingGroep(categorie=values.get(sia.CATEGORIE), status=values.get(sia.STATUS),
+                                       buurt=values.get(sia.BUURT), week=values.get(sia.WEEK), aantal=aantal))
+        return MeldingStatistiek(totaal=stats.total or 0, groepen=groups, strategie=stats.strategy)

@@ -1,0 +1,181 @@
+"""Holiday-rental registrations from the national register (LVV), by number, person or address.
+
+LVV has no lookup by address, so the registrations at an address are those of its residents (BRP) whose
+rental house is that address. A registration item carries no BSN, so its requester is known as a BRP
+person only when it was reached through that person's BSN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from graph.errors import BadRequest
+from resolvers import bag, brp
+from resolvers import vakantieverhuur as lvv
+from schema.scalars import Date, DateTime
+
+if TYPE_CHECKING:
+    from schema.bag import Adres
+    from schema.brp import Persoon
+
+LVV_ZONE = ZoneInfo("Europe/Amsterdam")  # LVV writes local times without an offset
+
+
+def _m(data: Any, key: str) -> Mapping[str, Any]:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _s(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _moment(value: Any) -> Any:
+    """An LVV local timestamp as an ISO moment with the Dutch offset; unreadable values stay as they are,
+    so the DateTime scalar fails only that field."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=LVV_ZONE)).isoformat()
+
+
+@strawberry.type(description="The address of the rented house, as registered in the LVV.")
+class VakantieverhuurAdres:
+    straat: str | None = strawberry.field(description="Street name.")
+    huisnummer: int | None = strawberry.field(description="House number.")
+    huisletter: str | None = strawberry.field(description="House letter.")
+    huisnummertoevoeging: str | None = strawberry.field(description="House number addition.")
+    postcode: str | None = strawberry.field(description="Postal code, 1234AB.")
+    woonplaats: str | None = strawberry.field(description="Place.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> VakantieverhuurAdres | None:
+        if not d:
+            return None
+        postcode = _s(d, "postalCode")
+        return cls(straat=_s(d, "street"), huisnummer=lvv.house_number(d.get("houseNumber")),
+                   huisletter=_s(d, "houseLetter"), huisnummertoevoeging=_s(d, "houseNumberExtension"),
+                   postcode="".join(postcode.split()).upper() if postcode else None, woonplaats=_s(d, "city"))
+
+
+@strawberry.type(description="Who registered, as the LVV records it (contact details are left out).")
+class VakantieverhuurAanvrager:
+    persoon_type: str | None = strawberry.field(description="NaturalPerson or a company type, as LVV names it.")
+    voornaam: str | None = strawberry.field(description="First name.")
+    voorvoegsel: str | None = strawberry.field(description="Prefix of the surname.")
+    achternaam: str | None = strawberry.field(description="Surname.")
+    bedrijfsnaam: str | None = strawberry.field(description="Company name, for a registration by a company.")
+    kvk_nummer: str | None = strawberry.field(description="Chamber of Commerce number, for a company.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> VakantieverhuurAanvrager | None:
+        if not d:
+            return None
+        details = _m(d, "personalDetails")
+        return cls(persoon_type=_s(d, "personType"), voornaam=_s(details, "firstName"),
+                   voorvoegsel=_s(details, "lastNamePrefix"), achternaam=_s(details, "lastName"),
+                   bedrijfsnaam=_s(d, "companyName"), kvk_nummer=_s(d, "kvK"))
+
+
+@strawberry.type(description="A holiday-rental registration in the national register (LVV).")
+class VakantieverhuurRegistratie:
+    registratienummer: str = strawberry.field(description="Registration number, in groups of four as LVV writes it.")
+    aangemaakt_op: DateTime | None = strawberry.field(description="When the registration was made.")
+    overeenkomst_datum: Date | None = strawberry.field(description="Date the requester agreed to the terms.")
+    voor_een_ander: bool | None = strawberry.field(description="Whether it was registered on someone else's behalf.")
+    adres: VakantieverhuurAdres | None = strawberry.field(description="The rented house, as registered.")
+    aanvrager_gegevens: VakantieverhuurAanvrager | None = strawberry.field(
+        description="The requester as LVV records them (name only).")
+    _bsn: strawberry.Private[str | None]
+
+    @strawberry.field(description="The rented house in the BAG (exact match on postcode, number, letter, addition).")
+    async def bag_adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
+        a = self.adres
+        if a is None or not a.postcode or a.huisnummer is None:
+            return None
+        from schema.bag import Adres
+
+        found = await bag.adressen(info.context, a.postcode, a.huisnummer, a.huisletter, a.huisnummertoevoeging)
+        for candidate in found:
+            if lvv.same_house({"postalCode": candidate.get("postcode"), "houseNumber": candidate.get("huisnummer"),
+                               "houseLetter": candidate.get("huisletter"),
+                               "houseNumberExtension": candidate.get("huisnummertoevoeging")},
+                              a.postcode, a.huisnummer, a.huisletter, a.huisnummertoevoeging):
+                return Adres.from_api(candidate)
+        return None
+
+    @strawberry.field(description="The requester as a BRP person; known only when the registration was found "
+                                  "through that person's BSN (an LVV item carries no BSN).")
+    async def aanvrager(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
+        if not self._bsn:
+            return None
+        from schema.brp import persoon_for
+
+        return await persoon_for(info, self._bsn)
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any], bsn: str | None = None) -> VakantieverhuurRegistratie:
+        number = _s(d, "registrationNumber") or ""
+        request_for_other = d.get("requestForOther")
+        return cls(registratienummer=number, aangemaakt_op=_moment(d.get("createdAt")),
+                   overeenkomst_datum=_moment(d.get("agreementDate")),
+                   voor_een_ander=request_for_other if isinstance(request_for_other, bool) else None,
+                   adres=VakantieverhuurAdres.from_api(_m(d, "rentalHouse")),
+                   aanvrager_gegevens=VakantieverhuurAanvrager.from_api(_m(d, "requester")), _bsn=bsn)
+
+
+async def registraties_for_bsn(info: Info[Context, None], bsn: str) -> list[VakantieverhuurRegistratie]:
+    """Registrations a person made (one LVV POST per distinct BSN per request)."""
+    found = await lvv.registrations_for_bsn(info.context, bsn)
+    return [VakantieverhuurRegistratie.from_api(r, bsn) for r in found]
+
+
+async def registraties_at(info: Info[Context, None], adres: Adres) -> list[VakantieverhuurRegistratie]:
+    """Registrations for an address: its residents' registrations whose rental house is this address."""
+    if not adres.adresseerbaar_object_identificatie:
+        return []
+    import asyncio
+
+    ctx = info.context
+    bsns = await brp.bewoners_bsns(ctx, adres.adresseerbaar_object_identificatie)
+    per_bsn = await asyncio.gather(*(lvv.registrations_for_bsn(ctx, b) for b in bsns))
+    result: dict[str, VakantieverhuurRegistratie] = {}
+    for bsn, registrations in zip(bsns, per_bsn, strict=True):
+        for r in registrations:
+            number = lvv.compact(_s(r, "registrationNumber") or "")
+            if number and number not in result and lvv.same_house(
+                    _m(r, "rentalHouse"), adres.postcode, adres.huisnummer, adres.huisletter,
+                    adres.huisnummertoevoeging):
+                result[number] = VakantieverhuurRegistratie.from_api(r, bsn)
+    return list(result.values())
+
+
+@strawberry.type
+class VakantieverhuurQuery:
+    @strawberry.field(description="One LVV registration, by its registration number (with or without spaces).")
+    async def vakantieverhuur_registratie(self, info: Info[Context, None],
+                                          registratienummer: str) -> VakantieverhuurRegistratie | None:
+        if not lvv.valid_number(registratienummer):
+            raise BadRequest("'registratienummer' must be letters and digits (spaces allowed), at most 64.")
+        found = await lvv.registration(info.context, registratienummer)
+        return VakantieverhuurRegistratie.from_api(found) if found else None
+
+    @strawberry.field(description="Holiday-rental registrations a person made, by BSN.")
+    async def vakantieverhuur_registraties(self, info: Info[Context, None],
+                                           burgerservicenummer: str) -> list[VakantieverhuurRegistratie] | None:
+        if not brp.valid_bsn(burgerservicenummer):
+            raise BadRequest("'burgerservicenummer' must be 9 digits.")
+        return await registraties_for_bsn(info, burgerservicenummer)

@@ -1,0 +1,491 @@
+"""Zaken (cases) with their catalogue types, statuses, roles, objects, documents and decisions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from graph.errors import BadRequest
+from graph.paging import window
+from graph.selection import selected_paths
+from resolvers import zgw
+from schema.relay import Connection, connection
+from schema.scalars import Date, DateTime
+
+if TYPE_CHECKING:
+    from schema.bag import Adres
+    from schema.brp import Persoon
+    from schema.klantinteracties import Klantcontact
+    from schema.objecten import Object
+
+Raw = strawberry.Private[dict[str, Any]]
+
+
+def _s(data: Mapping[str, Any], key: str) -> str | None:
+    return zgw.text(data.get(key))
+
+
+def _i(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@strawberry.type(description="A version of a zaaktype in the Catalogi API: what kind of case this is.")
+class ZaakType:
+    url: str = strawberry.field(description="URL of this zaaktype version in the Catalogi API.")
+    identificatie: str | None = strawberry.field(description="Identification, stable across versions.")
+    omschrijving: str | None = strawberry.field(description="Name of the kind of case.")
+    doel: str | None = strawberry.field(description="What cases of this type are for.")
+    doorlooptijd: str | None = strawberry.field(description="Standard lead time, ISO 8601 duration (P56D).")
+    concept: bool | None = strawberry.field(description="True while the type is not yet published.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> ZaakType:
+        return cls(url=str(d.get("url", "")), identificatie=_s(d, "identificatie"), omschrijving=_s(d, "omschrijving"),
+                   doel=_s(d, "doel"), doorlooptijd=_s(d, "doorlooptijd"),
+                   concept=d.get("concept") if isinstance(d.get("concept"), bool) else None)
+
+
+@strawberry.type(description="A step a case of some zaaktype can be in.")
+class StatusType:
+    url: str = strawberry.field(description="URL in the Catalogi API.")
+    omschrijving: str | None = strawberry.field(description="Name of the step.")
+    volgnummer: int | None = strawberry.field(description="Position of the step within the zaaktype.")
+    is_eindstatus: bool | None = strawberry.field(description="Whether reaching this step closes the case.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> StatusType:
+        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"), volgnummer=_i(d, "volgnummer"),
+                   is_eindstatus=d.get("isEindstatus") if isinstance(d.get("isEindstatus"), bool) else None)
+
+
+@strawberry.type(description="A status a case was given, at a moment.")
+class Status:
+    url: str = strawberry.field(description="URL in the Zaken API.")
+    datum_status_gezet: DateTime | None = strawberry.field(description="When the case got this status.")
+    statustoelichting: str | None = strawberry.field(description="Explanation given with the status.")
+    _statustype: strawberry.Private[str | None]
+
+    @strawberry.field(description="The kind of step (Catalogi).")
+    async def statustype(self, info: Info[Context, None]) -> StatusType | None:
+        found = await zgw.follow(info.context, self._statustype)
+        return StatusType.from_api(found) if found else None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Status:
+        return cls(url=str(d.get("url", "")), datum_status_gezet=d.get("datumStatusGezet"),
+                   statustoelichting=_s(d, "statustoelichting"), _statustype=_s(d, "statustype"))
+
+
+@strawberry.type(description="The outcome of a closed case.")
+class Resultaat:
+    url: str = strawberry.field(description="URL in the Zaken API.")
+    toelichting: str | None = strawberry.field(description="Explanation of the outcome.")
+    _resultaattype: strawberry.Private[str | None]
+
+    @strawberry.field(description="The kind of outcome (Catalogi), with its name.")
+    async def resultaattype(self, info: Info[Context, None]) -> ResultaatType | None:
+        found = await zgw.follow(info.context, self._resultaattype)
+        return ResultaatType.from_api(found) if found else None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Resultaat:
+        return cls(url=str(d.get("url", "")), toelichting=_s(d, "toelichting"), _resultaattype=_s(d, "resultaattype"))
+
+
+@strawberry.type(description="A kind of outcome a case of some zaaktype can have.")
+class ResultaatType:
+    url: str = strawberry.field(description="URL in the Catalogi API.")
+    omschrijving: str | None = strawberry.field(description="Name of the outcome.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> ResultaatType:
+        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"))
+
+
+@strawberry.type(description="A kind of role someone can have in a case of some zaaktype.")
+class RolType:
+    url: str = strawberry.field(description="URL in the Catalogi API.")
+    omschrijving: str | None = strawberry.field(description="Name of the role in this zaaktype.")
+    omschrijving_generiek: str | None = strawberry.field(description="Generic role: initiator, behandelaar, ...")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> RolType:
+        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"),
+                   omschrijving_generiek=_s(d, "omschrijvingGeneriek"))
+
+
+@strawberry.type(description="An employee involved in a case (betrokkeneType medewerker).")
+class Medewerker:
+    identificatie: str | None = strawberry.field(description="Employee identification.")
+    achternaam: str | None = strawberry.field(description="Surname as recorded with the role.")
+    voorletters: str | None = strawberry.field(description="Initials as recorded with the role.")
+
+
+@strawberry.type(description="Someone's role in a case: a person, employee or organisation.")
+class Rol:
+    url: str = strawberry.field(description="URL in the Zaken API.")
+    betrokkene_type: str | None = strawberry.field(
+        description="natuurlijk_persoon, niet_natuurlijk_persoon, vestiging, organisatorische_eenheid or medewerker.")
+    omschrijving_generiek: str | None = strawberry.field(description="initiator, behandelaar, belanghebbende, ...")
+    roltoelichting: str | None = strawberry.field(description="Explanation of the role.")
+    inp_bsn: str | None = strawberry.field(
+        description="BSN of the person (natuurlijk_persoon), as recorded with the role.")
+    medewerker: Medewerker | None = strawberry.field(description="The employee, for betrokkeneType medewerker.")
+    _roltype: strawberry.Private[str | None]
+
+    @strawberry.field(description="The kind of role (Catalogi).")
+    async def roltype(self, info: Info[Context, None]) -> RolType | None:
+        found = await zgw.follow(info.context, self._roltype)
+        return RolType.from_api(found) if found else None
+
+    @strawberry.field(description="The person behind the role, from the BRP (only for natuurlijk_persoon).")
+    async def persoon(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
+        if not self.inp_bsn:
+            return None
+        from schema.brp import persoon_for
+
+        return await persoon_for(info, self.inp_bsn)
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Rol:
+        ident = d.get("betrokkeneIdentificatie")
+        ident = ident if isinstance(ident, Mapping) else {}
+        kind = _s(d, "betrokkeneType")
+        return cls(
+            url=str(d.get("url", "")), betrokkene_type=kind, omschrijving_generiek=_s(d, "omschrijvingGeneriek"),
+            roltoelichting=_s(d, "roltoelichting"),
+            inp_bsn=_s(ident, "inpBsn") if kind == "natuurlijk_persoon" else None,
+            medewerker=Medewerker(identificatie=_s(ident, "identificatie"), achternaam=_s(ident, "achternaam"),
+                                  voorletters=_s(ident, "voorletters")) if kind == "medewerker" else None,
+            _roltype=_s(d, "roltype"),
+        )
+
+
+@strawberry.type(description="Something a case is about: an address, a building or an object in the Objects API.")
+class ZaakObject:
+    url: str = strawberry.field(description="URL in the Zaken API.")
+    object_type: str | None = strawberry.field(description="adres, pand, overige, ...")
+    object_type_overige: str | None = strawberry.field(description="Kind of object when objectType is overige.")
+    object_url: str | None = strawberry.field(description="URL of the object at its own source.")
+    _identificatie: strawberry.Private[str | None]
+
+    @strawberry.field(description="The BAG address, for objectType adres.")
+    async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
+        from schema.bag import adres_for_link
+
+        return await adres_for_link(info, self.object_url, self._identificatie)
+
+    @strawberry.field(description="The object in the Objects API, for objectType overige.")
+    async def object(self, info: Info[Context, None]) -> Annotated[Object, strawberry.lazy("schema.objecten")] | None:
+        if not self.object_url or "objecten" not in info.context.sources or not info.context.sources[
+                "objecten"].owns(self.object_url):
+            return None
+        from schema.objecten import object_for_url
+
+        return await object_for_url(info, self.object_url)
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> ZaakObject:
+        ident = d.get("objectIdentificatie")
+        ident = ident if isinstance(ident, Mapping) else {}
+        return cls(url=str(d.get("url", "")), object_type=_s(d, "objectType"),
+                   object_type_overige=_s(d, "objectTypeOverige"), object_url=_s(d, "object"),
+                   _identificatie=_s(ident, "identificatie"))
+
+
+@strawberry.type(description="A kind of document (Catalogi informatieobjecttype).")
+class InformatieObjectType:
+    url: str = strawberry.field(description="URL in the Catalogi API.")
+    omschrijving: str | None = strawberry.field(description="Name of the kind of document.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> InformatieObjectType:
+        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"))
+
+
+@strawberry.type(description="A document in the Documenten API (enkelvoudig informatieobject).")
+class Document:
+    url: str = strawberry.field(description="URL in the Documenten API.")
+    identificatie: str | None = strawberry.field(description="Document number.")
+    titel: str | None = strawberry.field(description="Title.")
+    creatiedatum: Date | None = strawberry.field(description="Date the document was made.")
+    bestandsnaam: str | None = strawberry.field(description="File name.")
+    formaat: str | None = strawberry.field(description="Media type of the content.")
+    bestandsomvang: int | None = strawberry.field(description="Size of the content in bytes.")
+    auteur: str | None = strawberry.field(description="Author.")
+    vertrouwelijkheidaanduiding: str | None = strawberry.field(description="Confidentiality level.")
+    inhoud_url: str | None = strawberry.field(description="Where the content can be downloaded (at the source).")
+    _informatieobjecttype: strawberry.Private[str | None]
+
+    @strawberry.field(description="The kind of document (Catalogi).")
+    async def informatieobjecttype(self, info: Info[Context, None]) -> InformatieObjectType | None:
+        found = await zgw.follow(info.context, self._informatieobjecttype)
+        return InformatieObjectType.from_api(found) if found else None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Document:
+        return cls(url=str(d.get("url", "")), identificatie=_s(d, "identificatie"), titel=_s(d, "titel"),
+                   creatiedatum=d.get("creatiedatum"), bestandsnaam=_s(d, "bestandsnaam"),
+                   formaat=_s(d, "formaat"), bestandsomvang=_i(d, "bestandsomvang"), auteur=_s(d, "auteur"),
+                   vertrouwelijkheidaanduiding=_s(d, "vertrouwelijkheidaanduiding"), inhoud_url=_s(d, "inhoud"),
+                   _informatieobjecttype=_s(d, "informatieobjecttype"))
+
+
+@strawberry.type(description="A kind of decision (Catalogi besluittype).")
+class BesluitType:
+    url: str = strawberry.field(description="URL in the Catalogi API.")
+    omschrijving: str | None = strawberry.field(description="Name of the kind of decision.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> BesluitType:
+        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"))
+
+
+@strawberry.type(description="A decision in the Besluiten API.")
+class Besluit:
+    url: str = strawberry.field(description="URL in the Besluiten API.")
+    identificatie: str | None = strawberry.field(description="Decision number.")
+    datum: Date | None = strawberry.field(description="Date of the decision.")
+    ingangsdatum: Date | None = strawberry.field(description="Date it takes effect.")
+    toelichting: str | None = strawberry.field(description="Explanation.")
+    _besluittype: strawberry.Private[str | None]
+    _zaak: strawberry.Private[str | None]
+
+    @strawberry.field(description="The kind of decision (Catalogi).")
+    async def besluittype(self, info: Info[Context, None]) -> BesluitType | None:
+        found = await zgw.follow(info.context, self._besluittype)
+        return BesluitType.from_api(found) if found else None
+
+    @strawberry.field(description="The case this decision was taken in.")
+    async def zaak(self, info: Info[Context, None]) -> Zaak | None:
+        if not self._zaak:
+            return None
+        found = await zgw.zaak_by_url(info.context, self._zaak, zgw.expand_for(selected_paths(info)))
+        return Zaak.from_api(found) if found else None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Besluit:
+        return cls(url=str(d.get("url", "")), identificatie=_s(d, "identificatie"),
+                   datum=d.get("datum"), ingangsdatum=d.get("ingangsdatum"),
+                   toelichting=_s(d, "toelichting"), _besluittype=_s(d, "besluittype"), _zaak=_s(d, "zaak"))
+
+
+@strawberry.type(description="A case (zaak) in the Zaken API, with everything linked to it on demand.")
+class Zaak:
+    url: str = strawberry.field(description="URL of the zaak in the Zaken API; its identity everywhere.")
+    uuid: strawberry.ID = strawberry.field(description="UUID of the zaak.")
+    identificatie: str | None = strawberry.field(description="Case number, unique per bronorganisatie.")
+    bronorganisatie: str | None = strawberry.field(description="RSIN of the organisation that created the case.")
+    omschrijving: str | None = strawberry.field(description="Short description.")
+    toelichting: str | None = strawberry.field(description="Explanation.")
+    registratiedatum: Date | None = strawberry.field(description="Date the case was registered.")
+    startdatum: Date | None = strawberry.field(description="Date work on the case started.")
+    einddatum: Date | None = strawberry.field(description="Date the case was closed; null while open.")
+    einddatum_gepland: Date | None = strawberry.field(description="Planned closing date.")
+    vertrouwelijkheidaanduiding: str | None = strawberry.field(description="Confidentiality level.")
+    _raw: Raw
+
+    @strawberry.field(description="The kind of case (Catalogi zaaktype).")
+    async def zaaktype(self, info: Info[Context, None]) -> ZaakType | None:
+        found = await zgw.follow(info.context, self._raw.get("zaaktype"))
+        return ZaakType.from_api(found) if found else None
+
+    @strawberry.field(description="The current status.")
+    async def status(self, info: Info[Context, None]) -> Status | None:
+        found = await zgw.follow(info.context, self._raw.get("status"))
+        return Status.from_api(found) if found else None
+
+    @strawberry.field(description="Every status the case had, oldest first.")
+    async def statussen(self, info: Info[Context, None]) -> list[Status] | None:
+        rows = await zgw.list_all(info.context, zgw.ZAKEN, "/statussen", [("zaak", self.url)])
+        return sorted((Status.from_api(r) for r in rows), key=lambda s: str(s.datum_status_gezet or ""))
+
+    @strawberry.field(description="The outcome, once the case is closed.")
+    async def resultaat(self, info: Info[Context, None]) -> Resultaat | None:
+        found = await zgw.follow(info.context, self._raw.get("resultaat"))
+        return Resultaat.from_api(found) if found else None
+
+    @strawberry.field(description="Who is involved, and how.")
+    async def rollen(self, info: Info[Context, None]) -> list[Rol] | None:
+        return [Rol.from_api(r) for r in await zgw.children_of(info.context, self._raw, "rollen", "/rollen")]
+
+    @strawberry.field(description="What the case is about: addresses, buildings, objects.")
+    async def zaakobjecten(self, info: Info[Context, None]) -> list[ZaakObject] | None:
+        rows = await zgw.children_of(info.context, self._raw, "zaakobjecten", "/zaakobjecten")
+        return [ZaakObject.from_api(r) for r in rows]
+
+    @strawberry.field(description="Documents of the case (Documenten API).")
+    async def documenten(self, info: Info[Context, None]) -> list[Document] | None:
+        return [Document.from_api(d) for d in await zgw.documenten_of(info.context, self._raw)]
+
+    @strawberry.field(description="Decisions taken in the case (Besluiten API).")
+    async def besluiten(self, info: Info[Context, None]) -> list[Besluit] | None:
+        return [Besluit.from_api(b) for b in await zgw.besluiten_of(info.context, self._raw)]
+
+    @strawberry.field(description="Contacts with citizens about this case (Open Klant).")
+    async def klantcontacten(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Klantcontact, strawberry.lazy("schema.klantinteracties")]] | None:
+        from schema.klantinteracties import klantcontacten_over_zaak
+
+        return await klantcontacten_over_zaak(info, str(self.uuid))
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Zaak:
+        return cls(
+            url=str(d.get("url", "")), uuid=strawberry.ID(str(d.get("uuid", ""))),
+            identificatie=_s(d, "identificatie"), bronorganisatie=_s(d, "bronorganisatie"),
+            omschrijving=_s(d, "omschrijving"), toelichting=_s(d, "toelichting"),
+            registratiedatum=d.get("registratiedatum"), startdatum=d.get("startdatum"),
+            einddatum=d.get("einddatum"), einddatum_gepland=d.get("einddatumGepland"),
+            vertrouwelijkheidaanduiding=_s(d, "vertrouwelijkheidaanduiding"), _raw=dict(d),
+        )
+
+
+STATUS_FILTERS = {"open": True, "afgesloten": False}
+
+
+async def zaken_connection(info: Info[Context, None], first: int | None, after: str | None,
+                           filters: list[tuple[str, str]]) -> Connection[Zaak]:
+    paths = selected_paths(info)
+    expand = zgw.expand_for(zgw.zaak_selection(paths, "nodes", "edges.node"))
+    win = await window(first, after, zgw.PAGE_SIZE,
+                       lambda n: zgw.zaken_page(info.context, n, filters, expand))
+    return connection(win, Zaak.from_api)
+
+
+@strawberry.type
+class ZakenQuery:
+    @strawberry.field(description="One zaak, by its URL in the Zaken API or by its UUID.")
+    async def zaak(self, info: Info[Context, None], url: str | None = None,
+                   uuid: strawberry.ID | None = None) -> Zaak | None:
+        if (url is None) == (uuid is None):
+            raise BadRequest("Give exactly one of 'url' and 'uuid'.")
+        expand = zgw.expand_for(selected_paths(info))
+        found = (await zgw.zaak_by_url(info.context, url, expand) if url is not None
+                 else await zgw.zaak_by_uuid(info.context, str(uuid), expand))
+        return Zaak.from_api(found) if found else None
+
+    @strawberry.field(description="Zaken, newest first as the source orders them, optionally filtered.")
+    async def zaken(
+        self, info: Info[Context, None],
+        first: Annotated[int | None, strawberry.argument(description="Page size, at most 100.")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        bsn: Annotated[str | None, strawberry.argument(
+            description="Only zaken in which this person (BSN) has a role.")] = None,
+        zaaktype: Annotated[str | None, strawberry.argument(description="Only zaken of this zaaktype URL.")] = None,
+        status: Annotated[str | None, strawberry.argument(
+            description="'open' (no einddatum yet) or 'afgesloten' (closed).")] = None,
+        identificatie: Annotated[str | None, strawberry.argument(description="Only the zaak with this number.")]
+        = None,
+    ) -> Connection[Zaak]:
+        if status is not None and status not in STATUS_FILTERS:
+            raise BadRequest("'status' must be 'open' or 'afgesloten'.")
+        if bsn is not None and not (len(bsn) == 9 and bsn.isdigit()):
+            raise BadRequest("'bsn' must be 9 digits.")
+        filters = zgw.zaak_filters(bsn, zaaktype, STATUS_FILTERS.get(status or ""), identificatie)
+        return await zaken_connection(info, first, after, filters)
+
+
+async def zaken_for_bsn(info: Info[Context, None], bsn: str, first: int | None, after: str | None
+                        ) -> Connection[Zaak]:
+    """Reverse link Persoon -> zaken in which the person has a role."""
+    return await zaken_connection(info, first, after, zgw.zaak_filters(bsn, None, None, None))
+
+
+async def zaak_for_uuid(info: Info[Context, None], uuid: str) -> Zaak | None:
+    """Used by sources that name a zaak by UUID only (Open Klant onderwerpobjecten)."""
+    found = await zgw.zaak_by_uuid(info.context, uuid, zgw.expand_for(selected_paths(info)))
+    return Zaak.from_api(found) if found else None
+
+
+async def zaak_for_url(info: Info[Context, None], url: str) -> Zaak | None:
+    """Used by sources that link a zaak by URL (Objecten references, besluiten)."""
+    found = await zgw.zaak_by_url(info.context, url, zgw.expand_for(selected_paths(info)))
+    return Zaak.from_api(found) if found else None
+
+
+@strawberry.enum(description="What zaken can be grouped by in zakenStatistiek.")
+class ZaakDimensie(enum.Enum):
+    ZAAKTYPE = "zaaktype"
+    STATUS = "status"
+    OPEN = "open"
+
+
+@strawberry.type(description="One group of zaken and its numbers; only the grouped-by fields are set.")
+class ZaakGroep:
+    zaaktype: str | None = strawberry.field(description="Zaaktype omschrijving (when grouped by ZAAKTYPE).")
+    zaaktype_url: str | None = strawberry.field(description="Zaaktype URL (when grouped by ZAAKTYPE).")
+    status: str | None = strawberry.field(description="Current statustype omschrijving (when grouped by STATUS).")
+    open: bool | None = strawberry.field(description="True for open zaken (when grouped by OPEN).")
+    aantal: int = strawberry.field(description="Number of zaken in the group.")
+    gemiddelde_doorlooptijd_dagen: float | None = strawberry.field(
+        description="Average days from startdatum to einddatum over the group's closed zaken.")
+
+
+@strawberry.type(description="Counts of zaken, for dashboards.")
+class ZaakStatistiek:
+    totaal: int = strawberry.field(description="Number of zaken counted.")
+    groepen: list[ZaakGroep] = strawberry.field(description="The groups, largest first.")
+
+
+@strawberry.type
+class ZakenStatistiekQuery:
+    @strawberry.field(description="Zaken counted per zaaktype, current status and/or open/closed, with lead times.")
+    async def zaken_statistiek(
+        self, info: Info[Context, None], groepeer_op: list[ZaakDimensie],
+        vanaf: Annotated[Date | None, strawberry.argument(description="Only zaken started on or after.")] = None,
+        tot: Annotated[Date | None, strawberry.argument(description="Only zaken started before.")] = None,
+        zaaktype: Annotated[str | None, strawberry.argument(description="Only this zaaktype URL.")] = None,
+    ) -> ZaakStatistiek:
+        if vanaf and tot and str(tot) <= str(vanaf):
+            raise BadRequest("'tot' must be after 'vanaf'.")
+        dims = list(dict.fromkeys(groepeer_op))
+        filters = zgw.zaak_filters(None, zaaktype, None, None)
+        if vanaf:
+            filters.append(("startdatum__gte", str(vanaf)))
+        if tot:
+            filters.append(("startdatum__lt", str(tot)))
+        expand = ["status", "status.statustype"] if ZaakDimensie.STATUS in dims else []
+        rows = await zgw.scan_zaken(info.context, filters, expand)
+        names = await _names(info.context, rows, dims)
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for zaak in rows:
+            key = tuple(_dimension(zaak, d) for d in dims)
+            groups.setdefault(key, []).append(zaak)
+        result = []
+        for key, members in groups.items():
+            values = dict(zip(dims, key, strict=True))
+            days = [d for z in members if (d := zgw.doorlooptijd_dagen(z)) is not None]
+            zaaktype_url = values.get(ZaakDimensie.ZAAKTYPE)
+            statustype_url = values.get(ZaakDimensie.STATUS)
+            result.append(ZaakGroep(
+                zaaktype=names.get(zaaktype_url) if zaaktype_url else None, zaaktype_url=zaaktype_url,
+                status=names.get(statustype_url) if statustype_url else None, open=values.get(ZaakDimensie.OPEN),
+                aantal=len(members), gemiddelde_doorlooptijd_dagen=round(sum(days) / len(days), 1) if days else None,
+            ))
+        result.sort(key=lambda g: (-g.aantal, g.zaaktype or "", g.status or "", str(g.open)))
+        return ZaakStatistiek(totaal=len(rows), groepen=result)
+
+
+def _dimension(zaak: Mapping[str, Any], dim: ZaakDimensie) -> Any:
+    if dim is ZaakDimensie.ZAAKTYPE:
+        return zgw.text(zaak.get("zaaktype"))
+    if dim is ZaakDimensie.STATUS:
+        return zgw.current_statustype(zaak)
+    return zaak.get("einddatum") in (None, "")
+
+
+async def _names(ctx: Context, rows: list[dict[str, Any]], dims: list[ZaakDimensie]) -> dict[str, str]:
+    """omschrijving per distinct zaaktype/statustype URL: one Catalogi call each (or none, when inline)."""
+    import asyncio
+
+    urls = {v for z in rows for d in dims if d is not ZaakDimensie.OPEN if (v := _dimension(z, d))}
+    found = await asyncio.gather(*(zgw.follow(ctx, u) for u in urls), return_exceptions=True)
+    return {u: str(f.get("omschrijving") or "") for u, f in zip(urls, found, strict=True) if isinstance(f, dict)}
