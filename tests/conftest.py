@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -38,3 +40,47 @@ def _calm_sources(request: pytest.FixtureRequest) -> Iterator[None]:
         world: Municipal = request.getfixturevalue("demo")
         for sim in {id(s): s for s in world.simulators.values()}.values():
             sim.behaviour.__init__()  # type: ignore[misc]
+
+
+# -- the gateway over the demo sources ------------------------------------------------------------------
+
+
+class Gateway:
+    """The gateway app in-process (ASGI), talking real HTTP to the demo sources."""
+
+    def __init__(self, world: Municipal) -> None:
+        import httpx
+
+        from graph.app import create_app
+        from graph.config import from_mapping
+
+        self.world = world
+        self.config = from_mapping(world.config, {})
+        self.app = create_app(self.config)
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway")
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST a query; returns the whole JSON answer (data and errors)."""
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}})
+        assert response.status_code in (200, 400), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def reset_counts(self) -> None:
+        for sim in {id(s): s for s in self.world.simulators.values()}.values():
+            sim.counts.clear()
+            sim.recent.clear()
+
+    def calls(self, source: str) -> list[dict[str, Any]]:
+        """Requests the named source received since the last reset (only that source's base path)."""
+        sim = self.world.simulators[source]
+        base = urlsplit(self.world.urls[source]).path
+        return [r for r in sim.recent if r["path"].startswith(base + "/") or r["path"] == base]
+
+
+@pytest.fixture(scope="session")
+async def gateway(demo: Municipal) -> AsyncIterator[Gateway]:
+    gw = Gateway(demo)
+    yield gw
+    await gw.client.aclose()
+    await gw.app.state.sources.aclose()

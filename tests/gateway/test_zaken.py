@@ -1,0 +1,154 @@
+"""The zaak graph: batching, data minimisation and agreement with the Zaken API, through real HTTP."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import httpx
+import jwt
+import pytest
+
+from demo.runner import Municipal
+from tests.conftest import Gateway
+
+ZAKEN_QUERY = """
+{ zaken(first: 50) { totalCount nodes { uuid identificatie zaaktype { omschrijving }
+  rollen { omschrijvingGeneriek inpBsn persoon { naam { volledigeNaam } } } } } }
+"""
+
+
+def zgw_headers(demo: Municipal) -> dict[str, str]:
+    entry = demo.config["sources"]["zaken"]
+    import time
+
+    token = jwt.encode({"iss": entry["client_id"], "client_id": entry["client_id"], "iat": int(time.time())},
+                       entry["secret"], algorithm="HS256")
+    return {"Authorization": f"Bearer {token}", "Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}
+
+
+def duplicates(calls: list[dict]) -> list[tuple]:
+    keys = Counter((c["method"], c["path"], c["query"], repr(c["body"])) for c in calls)
+    return [k for k, n in keys.items() if n > 1]
+
+
+async def test_zaken_with_types_and_persons_is_batched(gateway: Gateway, demo: Municipal) -> None:
+    gateway.reset_counts()
+    result = await gateway.query(ZAKEN_QUERY)
+    assert "errors" not in result, result.get("errors")
+    nodes = result["data"]["zaken"]["nodes"]
+    assert len(nodes) == 50
+    zaaktypen = {demo.data.zaken[n["uuid"]].zaaktype_uuid for n in nodes}
+    bsns = {r["inpBsn"] for n in nodes for r in n["rollen"] if r["inpBsn"]}
+    catalogi, brp, zaken = gateway.calls("catalogi"), gateway.calls("brp"), gateway.calls("zaken")
+    assert len(catalogi) <= len(zaaktypen)
+    assert len(brp) <= math.ceil(len(bsns) / 20)
+    assert not duplicates(catalogi + brp + zaken)
+    assert all(len(c["body"]["burgerservicenummer"]) <= 20 for c in brp)
+
+
+async def test_brp_is_asked_only_for_selected_fields(gateway: Gateway) -> None:
+    gateway.reset_counts()
+    result = await gateway.query(ZAKEN_QUERY)
+    assert "errors" not in result
+    for call in gateway.calls("brp"):
+        assert sorted(call["body"]["fields"]) == ["burgerservicenummer", "naam.volledigeNaam"]
+
+
+async def test_answers_agree_with_the_zaken_api(gateway: Gateway, demo: Municipal) -> None:
+    result = await gateway.query(ZAKEN_QUERY)
+    node = next(n for n in result["data"]["zaken"]["nodes"] if n["rollen"])
+    async with httpx.AsyncClient(headers=zgw_headers(demo)) as client:
+        zaak = (await client.get(f"{demo.urls['zaken']}/zaken/{node['uuid']}")).json()
+        zaaktype = (await client.get(zaak["zaaktype"])).json()
+        rollen = (await client.get(f"{demo.urls['zaken']}/rollen", params={"zaak": zaak["url"]})).json()["results"]
+    assert node["identificatie"] == zaak["identificatie"]
+    assert node["zaaktype"]["omschrijving"] == zaaktype["omschrijving"]
+    assert sorted(r["omschrijvingGeneriek"] for r in node["rollen"]) == sorted(
+        r["omschrijvingGeneriek"] for r in rollen)
+    for rol in node["rollen"]:
+        if rol["inpBsn"]:
+            person = demo.data.personen[rol["inpBsn"]]
+            assert person.geslachtsnaam in rol["persoon"]["naam"]["volledigeNaam"]
+
+
+async def test_cursor_paging_has_no_gaps_or_overlaps(gateway: Gateway, demo: Municipal) -> None:
+    seen: list[str] = []
+    after = None
+    for _ in range(4):
+        result = await gateway.query(
+            "query($after: String) { zaken(first: 70, after: $after) { totalCount pageInfo { hasNextPage endCursor }"
+            " nodes { uuid } } }", {"after": after})
+        page = result["data"]["zaken"]
+        seen.extend(n["uuid"] for n in page["nodes"])
+        after = page["pageInfo"]["endCursor"]
+        assert page["totalCount"] == len(demo.data.zaken)
+    assert len(seen) == len(set(seen)) == 280
+
+
+async def test_zaak_by_uuid_and_url_with_everything_linked(gateway: Gateway, demo: Municipal) -> None:
+    zaak = next(z for z in demo.data.zaken.values() if z.document_uuids and z.besluit_uuids and z.zaakobjecten)
+    query = """query($uuid: ID) { zaak(uuid: $uuid) { url identificatie status { statustype { omschrijving } }
+      statussen { datumStatusGezet } resultaat { resultaattype { omschrijving } } documenten { titel }
+      besluiten { identificatie besluittype { omschrijving } } zaakobjecten { objectType adres { postcode } } } }"""
+    result = await gateway.query(query, {"uuid": zaak.uuid})
+    assert "errors" not in result, result.get("errors")
+    found = result["data"]["zaak"]
+    assert found["identificatie"] == zaak.identificatie
+    assert len(found["statussen"]) == len(zaak.statussen)
+    zaaktype = demo.data.zaaktype(zaak.zaaktype_uuid)
+    current = next(s for s in zaaktype.statustypen if s.uuid == zaak.statussen[-1].statustype_uuid)
+    assert found["status"]["statustype"]["omschrijving"] == current.omschrijving
+    assert sorted(d["titel"] for d in found["documenten"]) == sorted(
+        demo.data.documenten[d].titel for d in zaak.document_uuids)
+    assert [b["identificatie"] for b in found["besluiten"]] == [demo.data.besluiten[b].identificatie
+                                                                for b in zaak.besluit_uuids]
+    for zo in found["zaakobjecten"]:
+        if zo["objectType"] == "adres":
+            na_id = next(z.nummeraanduiding_id for z in zaak.zaakobjecten if z.object_type == "adres")
+            assert zo["adres"]["postcode"] == demo.data.nummeraanduidingen[na_id].postcode
+    by_url = await gateway.query("query($url: String) { zaak(url: $url) { identificatie } }", {"url": found["url"]})
+    assert by_url["data"]["zaak"]["identificatie"] == zaak.identificatie
+
+
+async def test_zaken_of_a_person(gateway: Gateway, demo: Municipal) -> None:
+    bsn, expected = Counter(r.bsn for z in demo.data.zaken.values() for r in z.rollen if r.bsn).most_common(1)[0]
+    result = await gateway.query('query($bsn: String!) { persoon(burgerservicenummer: $bsn) { zaken(first: 100) '
+                                 '{ totalCount nodes { uuid } } } }', {"bsn": bsn})
+    assert result["data"]["persoon"]["zaken"]["totalCount"] == expected
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ('first: 1000', "'first'"), ('first: -1', "'first'"), ('after: "not-a-cursor"', "cursor"),
+    ('status: "misschien"', "'status'"), ('bsn: "12"', "'bsn'"),
+])
+async def test_bad_arguments_get_clear_errors(gateway: Gateway, args: str, message: str) -> None:
+    result = await gateway.query(f"{{ zaken({args}) {{ totalCount }} }}")
+    assert result["data"] is None
+    assert message in result["errors"][0]["message"]
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_failing_source_nulls_only_its_fields(gateway: Gateway, demo: Municipal) -> None:
+    demo.simulators["brp"].behaviour.update({"error_rate": 1.0, "error_status": 503})
+    result = await gateway.query(ZAKEN_QUERY.replace("first: 50", "first: 5"))
+    nodes = result["data"]["zaken"]["nodes"]
+    assert all(n["zaaktype"]["omschrijving"] for n in nodes)
+    persons = [r for n in nodes for r in n["rollen"] if r["inpBsn"]]
+    assert persons and all(r["persoon"] is None for r in persons)
+    errors = result["errors"]
+    assert {e["extensions"]["code"] for e in errors} == {"UPSTREAM_UNAVAILABLE"}
+    assert all(e["extensions"]["source"] == "brp" and e["extensions"]["status"] == 503 for e in errors)
+    assert all(e["path"][-1] == "persoon" for e in errors)
+    assert not any("Injected" in e["message"] or "http" in e["message"] for e in errors)
+
+
+async def test_statistics_agree_with_the_data(gateway: Gateway, demo: Municipal) -> None:
+    result = await gateway.query("{ zakenStatistiek(groepeerOp: [ZAAKTYPE, OPEN]) { totaal groepen "
+                                 "{ zaaktype open aantal gemiddeldeDoorlooptijdDagen } } }")
+    assert "errors" not in result, result.get("errors")
+    stats = result["data"]["zakenStatistiek"]
+    assert stats["totaal"] == len(demo.data.zaken)
+    expected = Counter((demo.data.zaaktype(z.zaaktype_uuid).omschrijving, z.einddatum is None)
+                       for z in demo.data.zaken.values())
+    assert {(g["zaaktype"], g["open"]): g["aantal"] for g in stats["groepen"]} == dict(expected)
