@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import socket
@@ -150,6 +151,7 @@ def running_in_thread(world: Municipal, timeout_s: float = 15.0) -> Iterator[Mun
 def main(seed: int = 1, scale: float = 1.0) -> None:
     """Entry point of ``gemeentegraaf sources``."""
     data = generate(seed=seed, scale=scale)
+    gc.freeze()  # the municipality lives as long as the process: keep the collector from rescanning it
     world = build(data)
     for sim in unique_simulators(world):
         print(f"  {sim.title:<40} {world.urls[sim.name]}")

@@ -142,7 +142,9 @@ def select_zaken(store: ZgwStore, values: Mapping[str, Any]) -> list[Zaak]:
         store.ordered(), ordering, lambda z, name: getattr(z, name, None))) if ordering else store.ordered()
     if candidates is not None:
         base = [z for z in base if z.uuid in candidates]
-    return [z for z in base if all(p(z) for p in predicates)]
+    for predicate in predicates:  # one pass per filter is cheaper than all() per zaak
+        base = [z for z in base if predicate(z)]
+    return base
 
 
 def _zaak_predicates(store: ZgwStore, values: Mapping[str, Any]) -> list[Predicate]:

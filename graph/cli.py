@@ -49,6 +49,8 @@ def demo(
 
 
 async def _demo(scale: float, seed: int) -> None:
+    import gc
+
     import uvicorn
 
     from demo.generate import generate
@@ -57,6 +59,7 @@ async def _demo(scale: float, seed: int) -> None:
     from graph.config import from_mapping
 
     world = build(generate(seed=seed, scale=scale))
+    gc.freeze()  # the demo data lives as long as the process: keep the collector from rescanning it
     settings = from_mapping(world.config)
     gateway = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                                             log_level="warning"))

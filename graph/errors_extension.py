@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from graph.errors import GatewayError
 
@@ -42,3 +44,12 @@ class ShapeErrors(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [shape(e) for e in errors]
+
+
+class GatewaySchema(strawberry.Schema):
+    """Logs each error as its code and path only: messages can quote argument values, such as a BSN."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+            log.info("graphql error %s at %s", code, error.path)

@@ -5,12 +5,11 @@ Adding a source adds one import and one entry in ``QUERIES``; nothing in the eng
 
 from __future__ import annotations
 
-import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from graph.errors_extension import ShapeErrors
+from graph.errors_extension import GatewaySchema, ShapeErrors
 from schema.bag import BagQuery
 from schema.brp import BrpQuery
 from schema.huishoudboekje import HuishoudboekjeQuery
@@ -28,7 +27,7 @@ QUERIES: tuple[type, ...] = (
 
 Query = merge_types("Query", QUERIES)
 
-schema = strawberry.Schema(
+schema = GatewaySchema(
     query=Query,
     config=StrawberryConfig(scalar_map=dict(SCALARS.items())),
     extensions=[ShapeErrors, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],

@@ -264,9 +264,9 @@ def test_paging_follows_drf(client: httpx.Client, zrc: str, municipality: Munici
     assert [z["uuid"] for z in first["results"]] == list(municipality.zaken)[::-1][:100]  # newest first
 
 
-def test_next_link_keeps_the_filters(client: httpx.Client, zrc: str, municipality: Municipality) -> None:
+def test_next_link_keeps_the_filters(client: httpx.Client, zrc: str, ztc: str, municipality: Municipality) -> None:
     zt = newest(municipality).zaaktype_uuid
-    zaaktype = f"{client.get(f'{zrc}/zaken/{newest(municipality).uuid}', headers=CRS).json()['zaaktype']}"
+    zaaktype = f"{ztc}/zaaktypen/{zt}"
     body = ok(client.get(f"{zrc}/statussen", params={"pageSize": 2}))
     assert body["next"].endswith("/statussen?page=2&pageSize=2")
     zaken = ok(client.get(f"{zrc}/zaken", params={"zaaktype": zaaktype, "pageSize": 5}, headers=CRS))
@@ -506,7 +506,9 @@ def test_zaakinformatieobjecten_and_zaakbesluiten_are_plain_arrays(client: httpx
     conforms(ZRC, "/zaken/{zaak_uuid}/besluiten", response)
     assert [b["besluit"] for b in besluiten] == [f"{brc}/besluiten/{u}" for u in zaak.besluit_uuids]
     conforms(ZRC, "/zaken/{zaak_uuid}/besluiten/{uuid}", client.get(besluiten[0]["url"]))
-    assert ok(client.get(f"{zrc}/zaken/{zaak.uuid}/zaakeigenschappen")) == []
+    eigenschappen = client.get(f"{zrc}/zaken/{zaak.uuid}/zaakeigenschappen")
+    assert ok(eigenschappen) == []
+    conforms(ZRC, "/zaken/{zaak_uuid}/zaakeigenschappen", eigenschappen)
 
 
 # --- Catalogi ----------------------------------------------------------------------------------------------
