@@ -117,6 +117,8 @@ class Simulator:
         self.behaviour = Behaviour()
         self.counts: collections.Counter[str] = collections.Counter()
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
+        self.inflight = 0
+        self.max_inflight = 0  # most API requests served at once since the last reset: shows fan-out and its bound
         self._rng = random.Random(data.seed)
         self._app: Starlette | None = None
 
@@ -192,11 +194,15 @@ class Simulator:
 
     async def _requests(self, request: Request) -> Response:
         if request.method == "DELETE":
-            self.counts.clear()
-            self.recent.clear()
+            self.reset_counts()
             return Response(status_code=204)
         return json_response({"total": sum(self.counts.values()), "routes": dict(self.counts),
-                              "recent": list(self.recent)})
+                              "max_inflight": self.max_inflight, "recent": list(self.recent)})
+
+    def reset_counts(self) -> None:
+        self.counts.clear()
+        self.recent.clear()
+        self.max_inflight = self.inflight
 
     async def _behaviour(self, request: Request) -> Response:
         if request.method == "PUT":
@@ -269,13 +275,15 @@ class _ControlledApp:
                 message["headers"] = headers
             await send(message)
 
-        if behaviour.latency_ms or behaviour.jitter_ms:
-            delay = behaviour.latency_ms + sim._rng.uniform(0, behaviour.jitter_ms)
-            await asyncio.sleep(delay / 1000)
-        if behaviour.hang:
-            await asyncio.sleep(HANG_S)
-        injected = behaviour.error_rate and sim._rng.random() < behaviour.error_rate
+        sim.inflight += 1
+        sim.max_inflight = max(sim.max_inflight, sim.inflight)
         try:
+            if behaviour.latency_ms or behaviour.jitter_ms:
+                delay = behaviour.latency_ms + sim._rng.uniform(0, behaviour.jitter_ms)
+                await asyncio.sleep(delay / 1000)
+            if behaviour.hang:
+                await asyncio.sleep(HANG_S)
+            injected = behaviour.error_rate and sim._rng.random() < behaviour.error_rate
             if injected:
                 request = Request(scope, recording_receive)
                 await request.body()
@@ -289,6 +297,7 @@ class _ControlledApp:
             else:
                 await self.inner(scope, recording_receive, versioned_send)
         finally:
+            sim.inflight -= 1
             record(0)  # no answer was started (a hang cut short, a crash): still count the request
 
     def _record(self, scope: Scope, body: bytes, status: int) -> None:

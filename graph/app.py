@@ -34,8 +34,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return orjson.dumps(data)
 
 
-def create_app(config: GatewayConfig, schema: strawberry.Schema | None = None,
-               sources: Sources | None = None) -> Starlette:
+def create_app(
+    config: GatewayConfig, schema: strawberry.Schema | None = None, sources: Sources | None = None
+) -> Starlette:
     if schema is None:
         from schema.root import schema as default_schema
 
@@ -53,7 +54,8 @@ def create_app(config: GatewayConfig, schema: strawberry.Schema | None = None,
         return JSONResponse({"status": "ok", "sources": pool.names()})
 
     graphql: Any = GraphQLEndpoint(schema, pool)
-    app = Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/health", health)],
-                    lifespan=lifespan)
+    app = Starlette(
+        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/health", health)], lifespan=lifespan
+    )
     app.state.sources = pool
     return app

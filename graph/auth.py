@@ -20,8 +20,9 @@ class ZgwJwt(httpx.Auth):
 
     renew_after_s = 1800.0
 
-    def __init__(self, client_id: str, secret: str, user_id: str = "gemeentegraaf",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client_id: str, secret: str, user_id: str = "gemeentegraaf", clock: Callable[[], float] = time.time
+    ) -> None:
         self.client_id, self._secret, self.user_id, self._clock = client_id, secret, user_id, clock
         self._token = ""
         self._minted_at = float("-inf")
@@ -29,8 +30,13 @@ class ZgwJwt(httpx.Auth):
     def token(self) -> str:
         now = self._clock()
         if now - self._minted_at >= self.renew_after_s:
-            claims = {"iss": self.client_id, "iat": int(now), "client_id": self.client_id,
-                      "user_id": self.user_id, "user_representation": "Gemeentegraaf"}
+            claims = {
+                "iss": self.client_id,
+                "iat": int(now),
+                "client_id": self.client_id,
+                "user_id": self.user_id,
+                "user_representation": "Gemeentegraaf",
+            }
             self._token = jwt.encode(claims, self._secret, algorithm="HS256")
             self._minted_at = now
         return self._token

@@ -8,15 +8,21 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Gemeentegraaf: one GraphQL endpoint over a municipality's source APIs.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Gemeentegraaf: one GraphQL endpoint over a municipality's source APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 @app.command()
-def serve(config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False,
-                                      help="TOML file with [gateway] and [sources.<name>] tables."),
-          host: str | None = typer.Option(None, help="Overrides [gateway] host."),
-          port: int | None = typer.Option(None, help="Overrides [gateway] port.")) -> None:
+def serve(
+    config: Path = typer.Option(
+        ..., "--config", "-c", exists=True, dir_okay=False, help="TOML file with [gateway] and [sources.<name>] tables."
+    ),
+    host: str | None = typer.Option(None, help="Overrides [gateway] host."),
+    port: int | None = typer.Option(None, help="Overrides [gateway] port."),
+) -> None:
     """Run the gateway over the sources named in a configuration file."""
     import uvicorn
 
@@ -61,8 +67,9 @@ async def _demo(scale: float, seed: int) -> None:
     world = build(generate(seed=seed, scale=scale))
     gc.freeze()  # the demo data lives as long as the process: keep the collector from rescanning it
     settings = from_mapping(world.config)
-    gateway = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                                            log_level="warning"))
+    gateway = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    )
     for sim in unique_simulators(world):
         print(f"  {sim.title:<44} {world.urls[sim.name]}")
     print(f"\n  GraphiQL: http://{settings.host}:{settings.port}/graphql\n")

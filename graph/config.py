@@ -24,8 +24,18 @@ from pathlib import Path
 from typing import Any
 
 SOURCE_NAMES = (
-    "zaken", "catalogi", "documenten", "besluiten", "brp", "bag", "signalen", "klantinteracties", "objecten",
-    "vakantieverhuur", "huishoudboekje", "notificaties",
+    "zaken",
+    "catalogi",
+    "documenten",
+    "besluiten",
+    "brp",
+    "bag",
+    "signalen",
+    "klantinteracties",
+    "objecten",
+    "vakantieverhuur",
+    "huishoudboekje",
+    "notificaties",
 )
 SECRET_KEYS = frozenset({"secret", "key", "token", "password", "client_secret"})
 ENV_PREFIX = "GEMEENTEGRAAF_"
@@ -91,7 +101,7 @@ def _apply_env(entry: dict[str, Any], table: str, env: Mapping[str, str]) -> Non
     prefix = f"{ENV_PREFIX}{table}_"
     for var, value in env.items():
         if var.startswith(prefix):
-            entry[var[len(prefix):].lower()] = value
+            entry[var[len(prefix) :].lower()] = value
 
 
 def _source(name: str, entry: dict[str, Any]) -> SourceConfig:
@@ -105,5 +115,11 @@ def _source(name: str, entry: dict[str, Any]) -> SourceConfig:
         raise ConfigError(f"[sources.{name}] timeout_s and max_concurrency must be numbers") from exc
     if timeout_s <= 0 or max_concurrency < 1:
         raise ConfigError(f"[sources.{name}] timeout_s must be > 0 and max_concurrency >= 1")
-    return SourceConfig(name=name, url=url.rstrip("/"), auth=str(entry.pop("auth", "none")), timeout_s=timeout_s,
-                        max_concurrency=max_concurrency, options=entry)
+    return SourceConfig(
+        name=name,
+        url=url.rstrip("/"),
+        auth=str(entry.pop("auth", "none")),
+        timeout_s=timeout_s,
+        max_concurrency=max_concurrency,
+        options=entry,
+    )

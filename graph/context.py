@@ -26,11 +26,13 @@ class Context:
         self.request = request
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
 
-    def loader(self, name: Hashable, batch: BatchFn[Any, Any],
-               max_batch_size: int | None = None) -> DataLoader[Any, Any]:
+    def loader(
+        self, name: Hashable, batch: BatchFn[Any, Any], max_batch_size: int | None = None
+    ) -> DataLoader[Any, Any]:
         """The request's loader called ``name``, created on first use with ``batch`` as its batch function."""
         found = self._loaders.get(name)
         if found is None:
+
             async def run(keys: list[Any]) -> list[Any]:  # aiodataloader insists on a coroutine function
                 return list(await batch(keys))
 

@@ -24,17 +24,30 @@ MASKED = "Internal error while resolving this field."
 def shape(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, GatewayError):
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, None,
-                            original.as_extensions())
+        return GraphQLError(
+            original.message, error.nodes, error.source, error.positions, error.path, None, original.as_extensions()
+        )
     if original is None:
         code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None,
-                            {**(error.extensions or {}), "code": code})
+        return GraphQLError(
+            error.message,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            None,
+            {**(error.extensions or {}), "code": code},
+        )
     # A bug: log where and what kind, never the message (it may carry personal data).
-    log.error("unexpected %s at %s", type(original).__name__, error.path,
-              exc_info=(type(original), original, original.__traceback__) if log.isEnabledFor(logging.DEBUG) else None)
-    return GraphQLError(MASKED, error.nodes, error.source, error.positions, error.path, None,
-                        {"code": "INTERNAL_SERVER_ERROR"})
+    log.error(
+        "unexpected %s at %s",
+        type(original).__name__,
+        error.path,
+        exc_info=(type(original), original, original.__traceback__) if log.isEnabledFor(logging.DEBUG) else None,
+    )
+    return GraphQLError(
+        MASKED, error.nodes, error.source, error.positions, error.path, None, {"code": "INTERNAL_SERVER_ERROR"}
+    )
 
 
 class ShapeErrors(SchemaExtension):

@@ -82,8 +82,9 @@ def bounds(first: int | None, after: str | None, max_first: int = MAX_FIRST) -> 
     return (decode_cursor(after) + 1 if after else 0), count
 
 
-async def window(first: int | None, after: str | None, page_size: int,
-                 fetch: Callable[[int], Awaitable[Page]]) -> Window:
+async def window(
+    first: int | None, after: str | None, page_size: int, fetch: Callable[[int], Awaitable[Page]]
+) -> Window:
     """Fetch the upstream pages (numbered from 1, ``page_size`` items each) that hold the window."""
     offset, count = bounds(first, after)
     if count == 0:
@@ -94,7 +95,7 @@ async def window(first: int | None, after: str | None, page_size: int,
     pages = await asyncio.gather(*(_fetch_or_empty(fetch, n) for n in range(first_page, last_page + 1)))
     items = [item for page in pages for item in page.items]
     start = offset - (first_page - 1) * page_size
-    selected = items[start:start + count]
+    selected = items[start : start + count]
     total = next((p.total for p in pages if p.total is not None), None)
     more_here = len(items) > start + count
     has_next = more_here or pages[-1].has_next if selected else False

@@ -33,4 +33,4 @@ def _walk(selections: Iterable[Selection], prefix: str, out: set[str]) -> None:
 def children(paths: Iterable[str], field: str) -> frozenset[str]:
     """The paths below ``field``, relative to it."""
     prefix = field + "."
-    return frozenset(p[len(prefix):] for p in paths if p.startswith(prefix))
+    return frozenset(p[len(prefix) :] for p in paths if p.startswith(prefix))

@@ -52,8 +52,12 @@ class SourceResponse:
         try:
             return orjson.loads(self.content)
         except orjson.JSONDecodeError:
-            raise SourceError("UPSTREAM_BAD_RESPONSE", self.source,
-                              f"Source '{self.source}' sent a response that is not valid JSON.", self.status) from None
+            raise SourceError(
+                "UPSTREAM_BAD_RESPONSE",
+                self.source,
+                f"Source '{self.source}' sent a response that is not valid JSON.",
+                self.status,
+            ) from None
 
 
 Next = Callable[[SourceCall], Awaitable[SourceResponse]]
@@ -116,17 +120,25 @@ def default_stages(config: SourceConfig) -> list[Stage]:
 class Source:
     """A configured source API: its pooled HTTP client, credentials and stage chain."""
 
-    def __init__(self, config: SourceConfig, stages: Sequence[Stage] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: SourceConfig,
+        stages: Sequence[Stage] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.base_url = config.url
         self.stages = list(default_stages(config) if stages is None else stages)
-        limits = httpx.Limits(max_connections=config.max_concurrency,
-                              max_keepalive_connections=config.max_concurrency)
-        self.client = httpx.AsyncClient(auth=auth_for(config), timeout=httpx.Timeout(config.timeout_s),
-                                        limits=limits, transport=transport, follow_redirects=False,
-                                        headers={"Accept": "application/json"})
+        limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
+        self.client = httpx.AsyncClient(
+            auth=auth_for(config),
+            timeout=httpx.Timeout(config.timeout_s),
+            limits=limits,
+            transport=transport,
+            follow_redirects=False,
+            headers={"Accept": "application/json"},
+        )
         self._chain = self._build_chain()
 
     def _build_chain(self) -> Next:
@@ -145,22 +157,32 @@ class Source:
     async def send(self, call: SourceCall) -> SourceResponse:
         return await self._chain(call)
 
-    async def get(self, path_or_url: str, params: QueryParams = (), headers: Mapping[str, str] | None = None,
-                  context: Any = None) -> Any:
-        call = SourceCall(self.name, "GET", self.url(path_or_url), params, headers=dict(headers or {}),
-                          context=context)
+    async def get(
+        self, path_or_url: str, params: QueryParams = (), headers: Mapping[str, str] | None = None, context: Any = None
+    ) -> Any:
+        call = SourceCall(self.name, "GET", self.url(path_or_url), params, headers=dict(headers or {}), context=context)
         return (await self.send(call)).json()
 
-    async def post(self, path_or_url: str, body: Any, params: QueryParams = (),
-                   headers: Mapping[str, str] | None = None, idempotent: bool = True, context: Any = None) -> Any:
-        call = SourceCall(self.name, "POST", self.url(path_or_url), params, body, dict(headers or {}), idempotent,
-                          context)
+    async def post(
+        self,
+        path_or_url: str,
+        body: Any,
+        params: QueryParams = (),
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+        context: Any = None,
+    ) -> Any:
+        call = SourceCall(
+            self.name, "POST", self.url(path_or_url), params, body, dict(headers or {}), idempotent, context
+        )
         return (await self.send(call)).json()
 
     async def _http(self, call: SourceCall) -> SourceResponse:
         try:
             response = await self.client.request(
-                call.method, call.url, params=list(call.params) or None,
+                call.method,
+                call.url,
+                params=list(call.params) or None,
                 content=orjson.dumps(call.json) if call.json is not None else None,
                 headers={**({"Content-Type": "application/json"} if call.json is not None else {}), **call.headers},
             )

@@ -26,8 +26,11 @@ async def _get_many(ctx: Context, keys: list[tuple[str, tuple[tuple[str, str], .
     import asyncio
 
     source = ctx.sources[BAG]
-    return list(await asyncio.gather(*(source.get(path, list(params), headers=HAL, context=ctx)
-                                       for path, params in keys), return_exceptions=True))
+    return list(
+        await asyncio.gather(
+            *(source.get(path, list(params), headers=HAL, context=ctx) for path, params in keys), return_exceptions=True
+        )
+    )
 
 
 def unwrap(body: Any) -> tuple[str | None, dict[str, Any]]:
@@ -50,8 +53,9 @@ async def adres(ctx: Context, nummeraanduiding_id: str) -> dict[str, Any] | None
     return dict(body) if isinstance(body, Mapping) else None
 
 
-async def adressen(ctx: Context, postcode: str, huisnummer: int, huisletter: str | None,
-                   toevoeging: str | None) -> list[dict[str, Any]]:
+async def adressen(
+    ctx: Context, postcode: str, huisnummer: int, huisletter: str | None, toevoeging: str | None
+) -> list[dict[str, Any]]:
     params = [("postcode", postcode), ("huisnummer", str(huisnummer))]
     if huisletter:
         params.append(("huisletter", huisletter))

@@ -87,7 +87,7 @@ async def _raadpleeg(ctx: Context, keys: list[tuple[str, tuple[str, ...]]]) -> l
         group = by_fields.setdefault(fields, [])
         if bsn not in group:
             group.append(bsn)
-    calls = [(fields, bsns[i:i + BATCH]) for fields, bsns in by_fields.items() for i in range(0, len(bsns), BATCH)]
+    calls = [(fields, bsns[i : i + BATCH]) for fields, bsns in by_fields.items() for i in range(0, len(bsns), BATCH)]
     answers = await asyncio.gather(*(_raadpleeg_call(ctx, f, b) for f, b in calls), return_exceptions=True)
     found: dict[tuple[str, tuple[str, ...]], Any] = {}
     for (fields, bsns), answer in zip(calls, answers, strict=True):
@@ -110,8 +110,11 @@ async def bewoners_bsns(ctx: Context, adresseerbaar_object_id: str) -> list[str]
 
 async def _bewoners(ctx: Context, ids: list[str]) -> list[Any]:
     async def one(adresseerbaar_object_id: str) -> list[str]:
-        body = {"type": "ZoekMetAdresseerbaarObjectIdentificatie",
-                "adresseerbaarObjectIdentificatie": adresseerbaar_object_id, "fields": ["burgerservicenummer"]}
+        body = {
+            "type": "ZoekMetAdresseerbaarObjectIdentificatie",
+            "adresseerbaarObjectIdentificatie": adresseerbaar_object_id,
+            "fields": ["burgerservicenummer"],
+        }
         found = _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
         return [p["burgerservicenummer"] for p in found if isinstance(p.get("burgerservicenummer"), str)]
 

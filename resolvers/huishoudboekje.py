@@ -46,23 +46,52 @@ class Shape:
 
 RUBRIEK_NAAM = "rubriek { naam }"
 REKENING = Shape({"id": "id", "iban": "iban", "rekeninghouder": "rekeninghouder"}, keys=("id",))
-TRANSACTIE = Shape({
-    "id": "id", "uuid": "uuid", "bedrag": "bedrag", "bedragCenten": "bedrag", "credit": "isCredit",
-    "geboekt": "isGeboekt", "datum": "transactieDatum", "tegenRekeningIban": "tegenRekeningIban",
-    "omschrijving": "informationToAccountOwner",
-}, keys=("uuid",))
-AFSPRAAK = Shape({
-    "id": "id", "omschrijving": "omschrijving", "bedrag": "bedrag", "bedragCenten": "bedrag", "credit": "credit",
-    "rubriek": RUBRIEK_NAAM, "validFrom": "validFrom", "validThrough": "validThrough",
-    "tegenRekening": ("tegenRekening", REKENING),
-    "transacties": "journaalposten { transactionUuid }",  # the transactions themselves: a second document
-}, keys=("id",))
+TRANSACTIE = Shape(
+    {
+        "id": "id",
+        "uuid": "uuid",
+        "bedrag": "bedrag",
+        "bedragCenten": "bedrag",
+        "credit": "isCredit",
+        "geboekt": "isGeboekt",
+        "datum": "transactieDatum",
+        "tegenRekeningIban": "tegenRekeningIban",
+        "omschrijving": "informationToAccountOwner",
+    },
+    keys=("uuid",),
+)
+AFSPRAAK = Shape(
+    {
+        "id": "id",
+        "omschrijving": "omschrijving",
+        "bedrag": "bedrag",
+        "bedragCenten": "bedrag",
+        "credit": "credit",
+        "rubriek": RUBRIEK_NAAM,
+        "validFrom": "validFrom",
+        "validThrough": "validThrough",
+        "tegenRekening": ("tegenRekening", REKENING),
+        "transacties": "journaalposten { transactionUuid }",  # the transactions themselves: a second document
+    },
+    keys=("id",),
+)
 ADRES = Shape({"straat": "straatnaam", "huisnummer": "huisnummer", "postcode": "postcode", "woonplaats": "plaatsnaam"})
-BURGER = Shape({
-    "id": "id", "bsn": "bsn", "voorletters": "voorletters", "voornamen": "voornamen", "achternaam": "achternaam",
-    "geboortedatum": "geboortedatum", "adres": ("", ADRES), "afspraken": ("afspraken", AFSPRAAK),
-    "rekeningen": ("rekeningen", REKENING), "persoon": "bsn", "saldo": "id",
-}, keys=("id", "bsn"))
+BURGER = Shape(
+    {
+        "id": "id",
+        "bsn": "bsn",
+        "voorletters": "voorletters",
+        "voornamen": "voornamen",
+        "achternaam": "achternaam",
+        "geboortedatum": "geboortedatum",
+        "adres": ("", ADRES),
+        "afspraken": ("afspraken", AFSPRAAK),
+        "rekeningen": ("rekeningen", REKENING),
+        "persoon": "bsn",
+        "saldo": "id",
+    },
+    keys=("id", "bsn"),
+)
 
 
 @dataclass(slots=True)
@@ -139,7 +168,7 @@ async def run(ctx: Context, fields: Sequence[str], what: str) -> tuple[Mapping[s
 
 
 def _chunks(items: list[Any], size: int = MAX_ALIASES) -> list[list[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 # -- burgers ------------------------------------------------------------------------------------------------
@@ -158,8 +187,9 @@ async def _burgers_batch(ctx: Context, keys: list[tuple[int, str]]) -> list[Any]
         if burger_id not in ids:
             ids.append(burger_id)
     aliases = {f"b{n}": (sel, ids) for n, (sel, ids) in enumerate(groups.items())}
-    fields = [f"{alias}: burgers(ids: [{', '.join(map(str, ids))}]) {{ {sel} }}"
-              for alias, (sel, ids) in aliases.items()]
+    fields = [
+        f"{alias}: burgers(ids: [{', '.join(map(str, ids))}]) {{ {sel} }}" for alias, (sel, ids) in aliases.items()
+    ]
     try:
         data, failed = await run(ctx, fields, "the burgers")
     except SourceError as exc:
@@ -213,8 +243,10 @@ async def burgers_page(ctx: Context, start: int, limit: int, sel: str) -> tuple[
     rows = page.get("burgers")
     info = page.get("pageInfo")
     count = info.get("count") if isinstance(info, Mapping) else None
-    return ([dict(r) for r in rows if isinstance(r, Mapping)] if isinstance(rows, list) else [],
-            count if isinstance(count, int) and not isinstance(count, bool) else None)
+    return (
+        [dict(r) for r in rows if isinstance(r, Mapping)] if isinstance(rows, list) else [],
+        count if isinstance(count, int) and not isinstance(count, bool) else None,
+    )
 
 
 # -- saldo and transactions ---------------------------------------------------------------------------------
@@ -230,8 +262,10 @@ async def _saldo_batch(ctx: Context, keys: list[tuple[int, str]]) -> list[Any]:
     import asyncio
 
     async def chunk(part: list[tuple[int, str]]) -> list[Any]:
-        fields = [f"s{n}: saldo(date: {json.dumps(date)}, burgerIds: [{burger_id}]) {{ saldo }}"
-                  for n, (burger_id, date) in enumerate(part)]
+        fields = [
+            f"s{n}: saldo(date: {json.dumps(date)}, burgerIds: [{burger_id}]) {{ saldo }}"
+            for n, (burger_id, date) in enumerate(part)
+        ]
         try:
             data, failed = await run(ctx, fields, "the saldo")
         except SourceError as exc:
@@ -239,8 +273,13 @@ async def _saldo_batch(ctx: Context, keys: list[tuple[int, str]]) -> list[Any]:
         out: list[Any] = []
         for n in range(len(part)):
             row = data.get(f"s{n}")
-            out.append(bad_response("the saldo") if f"s{n}" in failed
-                       else bedrag(row.get("saldo")) if isinstance(row, Mapping) else None)
+            out.append(
+                bad_response("the saldo")
+                if f"s{n}" in failed
+                else bedrag(row.get("saldo"))
+                if isinstance(row, Mapping)
+                else None
+            )
         return out
 
     parts = await asyncio.gather(*(chunk(p) for p in _chunks(keys)))
@@ -264,9 +303,14 @@ async def _transacties_batch(ctx: Context, keys: list[tuple[str, str]]) -> list[
             data, failed = await run(ctx, fields, "the transactions")
         except SourceError as exc:
             return [exc] * len(part)
-        return [bad_response("the transactions") if f"t{n}" in failed
-                else dict(row) if isinstance(row := data.get(f"t{n}"), Mapping) else None
-                for n in range(len(part))]
+        return [
+            bad_response("the transactions")
+            if f"t{n}" in failed
+            else dict(row)
+            if isinstance(row := data.get(f"t{n}"), Mapping)
+            else None
+            for n in range(len(part))
+        ]
 
     parts = await asyncio.gather(*(chunk(p) for p in _chunks(keys)))
     return [value for part in parts for value in part]

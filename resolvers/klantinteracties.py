@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid as uuidlib
 from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
@@ -19,6 +18,7 @@ from graph.context import Context
 from graph.errors import SourceError
 from graph.paging import Page, parse_page
 from graph.selection import children
+from graph.tolerant import text, valid_uuid
 from resolvers import zgw
 
 KLANT = "klantinteracties"
@@ -32,19 +32,6 @@ KLANTCONTACT_EXPAND: dict[str, tuple[str, ...]] = {
 }
 PARTIJ_CONTACTS_EXPAND = ("betrokkenen", "betrokkenen.hadKlantcontact")
 BSN_FILTERS = ("partijIdentificator__codeSoortObjectId", "partijIdentificator__objectId")
-
-
-def text(value: Any) -> str | None:
-    """DRF sends "" for absent text; read it as null."""
-    return value if isinstance(value, str) and value != "" else None
-
-
-def valid_uuid(value: str) -> bool:
-    try:
-        uuidlib.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def klantcontact_expand(selected: Iterable[str]) -> list[str]:
@@ -89,8 +76,9 @@ async def page(ctx: Context, path: str, number: int, filters: list[tuple[str, st
     return found
 
 
-async def list_all(ctx: Context, path: str, filters: list[tuple[str, str]], expand: list[str],
-                   max_pages: int = 10) -> list[dict[str, Any]]:
+async def list_all(
+    ctx: Context, path: str, filters: list[tuple[str, str]], expand: list[str], max_pages: int = 10
+) -> list[dict[str, Any]]:
     """Every item of a short filtered list (a partij's, a zaak's or a BSN's contacts), following ``next``
     for at most ``max_pages``; each page is fetched once per request however many fields ask for it."""
     params = tuple(_with_expand([*filters, ("pageSize", str(PAGE_SIZE))], expand))
@@ -158,9 +146,15 @@ async def follow(ctx: Context, ref: Any) -> dict[str, Any] | None:
 async def partijen_of(ctx: Context, klantcontact: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The partijen the klantcontact's betrokkenen were, from ``_expand`` when it is there."""
     inline = _expanded(klantcontact, "hadBetrokkenen")
-    betrokkenen = _maps(inline) if isinstance(inline, list) else [
-        b for b in await asyncio.gather(*(follow(ctx, r) for r in _maps(klantcontact.get("hadBetrokkenen"))))
-        if b is not None]
+    betrokkenen = (
+        _maps(inline)
+        if isinstance(inline, list)
+        else [
+            b
+            for b in await asyncio.gather(*(follow(ctx, r) for r in _maps(klantcontact.get("hadBetrokkenen"))))
+            if b is not None
+        ]
+    )
 
     async def partij(betrokkene: dict[str, Any]) -> dict[str, Any] | None:
         found = _expanded(betrokkene, "wasPartij")
@@ -195,8 +189,7 @@ def zaak_reference(onderwerpobject: Mapping[str, Any]) -> tuple[str, str] | None
     return ("uuid", object_id) if valid_uuid(object_id) else None
 
 
-async def klantcontacten_of_partij(ctx: Context, partij: Mapping[str, Any], expand: list[str]
-                                   ) -> list[dict[str, Any]]:
+async def klantcontacten_of_partij(ctx: Context, partij: Mapping[str, Any], expand: list[str]) -> list[dict[str, Any]]:
     """A partij's contacts: inline when the partij came with ``betrokkenen.hadKlantcontact`` and nothing
     deeper is needed, else one filtered list for this partij."""
     if not expand:
@@ -236,6 +229,7 @@ def unique(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def newest_first(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Contacts gathered from several betrokkenen, in the order Open Klant lists them (newest first)."""
+
     def moment(c: Mapping[str, Any]) -> dt.datetime:
         try:
             found = dt.datetime.fromisoformat(str(c.get("plaatsgevondenOp", "")).replace("Z", "+00:00"))
@@ -278,12 +272,22 @@ def naam_of(partij: Mapping[str, Any]) -> str | None:
 
 def adresregels(adres: Mapping[str, Any]) -> list[str]:
     """The address as lines: Open Klant's own lines, else spelled out from street and place."""
-    lines = [line.strip() for key in ("adresregel1", "adresregel2", "adresregel3")
-             if (line := text(adres.get(key))) and line.strip()]
+    lines = [
+        line.strip()
+        for key in ("adresregel1", "adresregel2", "adresregel3")
+        if (line := text(adres.get(key))) and line.strip()
+    ]
     if lines:
         return lines
     huisnummer = adres.get("huisnummer")
-    street = " ".join(str(p) for p in (text(adres.get("straatnaam")), huisnummer if isinstance(huisnummer, int)
-                                       else None, text(adres.get("huisnummertoevoeging"))) if p)
+    street = " ".join(
+        str(p)
+        for p in (
+            text(adres.get("straatnaam")),
+            huisnummer if isinstance(huisnummer, int) else None,
+            text(adres.get("huisnummertoevoeging")),
+        )
+        if p
+    )
     place = " ".join(p for p in (text(adres.get("postcode")), text(adres.get("stad"))) if p)
     return [line for line in (street, place) if line]

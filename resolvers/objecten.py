@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid as uuidlib
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from graph.context import Context
 from graph.errors import BadRequest, SourceError
 from graph.paging import Page, parse_page
+from graph.tolerant import text
 
 OBJECTEN = "objecten"
 OBJECTTYPES = "objecttypes"  # a separate Objecttypes API, when configured; else the Objects API serves them
@@ -28,18 +28,6 @@ OPERATORS = ("exact", "gt", "gte", "lt", "lte", "icontains", "in")
 ORDERED = ("gt", "gte", "lt", "lte")  # the Objects API compares these only as numbers or dates
 MAX_DATA_ATTRS = 10
 MAX_TYPE_PAGES = 10
-
-
-def text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value != "" else None
-
-
-def valid_uuid(value: str) -> bool:
-    try:
-        uuidlib.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _number_or_date(value: str) -> bool:
@@ -128,8 +116,11 @@ def record_of(obj: Mapping[str, Any]) -> dict[str, Any]:
 def zaak_urls(obj: Mapping[str, Any]) -> list[str]:
     """The zaken the object's current record refers to, each once."""
     refs = record_of(obj).get("references")
-    urls = [text(r.get("url")) for r in refs if isinstance(r, Mapping)
-            and str(r.get("type") or "").lower() == "zaak"] if isinstance(refs, list) else []
+    urls = (
+        [text(r.get("url")) for r in refs if isinstance(r, Mapping) and str(r.get("type") or "").lower() == "zaak"]
+        if isinstance(refs, list)
+        else []
+    )
     return list(dict.fromkeys(u for u in urls if u))
 
 

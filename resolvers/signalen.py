@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from graph.context import Context
 from graph.errors import BadRequest, GatewayError, SourceError
 from graph.paging import Page, parse_page
+from graph.tolerant import integer, mapping, text
 
 SIGNALEN = "signalen"
 LOCAL = ZoneInfo("Europe/Amsterdam")  # Signalen's TIME_ZONE: weeks are counted in local time
@@ -45,12 +46,24 @@ MAX_CATEGORY_PAGES = 10
 
 # Signalen's workflow state codes (signals.apps.signals.workflow) and their Dutch display names.
 STATES: dict[str, str] = {
-    "m": "Gemeld", "i": "In afwachting van behandeling", "b": "In behandeling", "h": "On hold",
-    "ingepland": "Ingepland", "ready to send": "Extern: te verzenden", "o": "Afgehandeld", "a": "Geannuleerd",
-    "reopened": "Heropend", "s": "Gesplitst", "closure requested": "Extern: verzoek tot afhandeling",
-    "reaction requested": "Reactie gevraagd", "reaction received": "Reactie ontvangen",
-    "forward to external": "Doorzetten naar extern", "sent": "Extern: verzonden", "send failed": "Extern: mislukt",
-    "done external": "Extern: afgehandeld", "reopen requested": "Verzoek tot heropenen",
+    "m": "Gemeld",
+    "i": "In afwachting van behandeling",
+    "b": "In behandeling",
+    "h": "On hold",
+    "ingepland": "Ingepland",
+    "ready to send": "Extern: te verzenden",
+    "o": "Afgehandeld",
+    "a": "Geannuleerd",
+    "reopened": "Heropend",
+    "s": "Gesplitst",
+    "closure requested": "Extern: verzoek tot afhandeling",
+    "reaction requested": "Reactie gevraagd",
+    "reaction received": "Reactie ontvangen",
+    "forward to external": "Doorzetten naar extern",
+    "sent": "Extern: verzonden",
+    "send failed": "Extern: mislukt",
+    "done external": "Extern: afgehandeld",
+    "reopen requested": "Verzoek tot heropenen",
 }
 STATE_BY_DISPLAY = {name.lower(): code for code, name in STATES.items()}
 
@@ -65,28 +78,10 @@ class ResultTooLarge(GatewayError):
 # -- reading the source's JSON ---------------------------------------------------------------------------
 
 
-def text(value: Any) -> str | None:
-    """Signalen sends "" for absent letters, additions and texts: read them as null."""
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def number(value: Any) -> int | None:
-    """An integer, also when sent as a string (the 2023 OAS types huisnummer as a string)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def coordinate(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
-
-
-def mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def lon_lat(location: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -156,9 +151,14 @@ class Filters:
         return params
 
 
-def filters(categorie: str | None = None, hoofdcategorie: str | None = None,
-            status: Sequence[str] | None = None, buurt: str | None = None, vanaf: str | None = None,
-            tot: str | None = None) -> Filters:
+def filters(
+    categorie: str | None = None,
+    hoofdcategorie: str | None = None,
+    status: Sequence[str] | None = None,
+    buurt: str | None = None,
+    vanaf: str | None = None,
+    tot: str | None = None,
+) -> Filters:
     """Check GraphQL filter arguments; every mistake the gateway can see is a ``BadRequest``."""
     categorie = categorie.strip() if categorie else None
     hoofdcategorie = hoofdcategorie.strip() if hoofdcategorie else None
@@ -174,15 +174,24 @@ def filters(categorie: str | None = None, hoofdcategorie: str | None = None,
         raise BadRequest("'vanaf' and 'tot' must be ISO 8601 date-times.")
     if start and end and end < start:
         raise BadRequest("'tot' must not be before 'vanaf'.")
-    return Filters(categorie or None, hoofdcategorie or None, states, buurt.strip() if buurt else None,
-                   start.isoformat() if start else None, end.isoformat() if end else None)
+    return Filters(
+        categorie or None,
+        hoofdcategorie or None,
+        states,
+        buurt.strip() if buurt else None,
+        start.isoformat() if start else None,
+        end.isoformat() if end else None,
+    )
 
 
 def refused_filter(exc: SourceError) -> BaseException:
     """A 400 on a list means Signalen rejected a filter value the gateway cannot check (slug, buurt)."""
     if exc.status == 400:
-        return BadRequest("Signalen does not know a filter value: check 'categorie', 'hoofdcategorie' and 'buurt'.",
-                          source=SIGNALEN, status=400)
+        return BadRequest(
+            "Signalen does not know a filter value: check 'categorie', 'hoofdcategorie' and 'buurt'.",
+            source=SIGNALEN,
+            status=400,
+        )
     return exc
 
 
@@ -223,7 +232,7 @@ async def signal_by_uuid(ctx: Context, signal_uuid: str) -> dict[str, Any] | Non
             return None
         raise
     body = mapping(public)
-    signal_id = number(body.get("id"))
+    signal_id = integer(body.get("id"))
     for key in ("id_display", "_display"):
         found = re.fullmatch(r"[A-Za-z]+-(\d+)", str(body.get(key) or ""))
         if signal_id is None and found:
@@ -236,8 +245,7 @@ async def signal_by_uuid(ctx: Context, signal_uuid: str) -> dict[str, Any] | Non
 
 async def status_history(ctx: Context, signal_id: int) -> list[dict[str, Any]]:
     """The melding's status changes, oldest first (the source lists its log newest first)."""
-    rows: list[dict[str, Any]] = await ctx.loader("signalen-history", partial(_histories, ctx)).load(
-        signal_id)
+    rows: list[dict[str, Any]] = await ctx.loader("signalen-history", partial(_histories, ctx)).load(signal_id)
     return rows
 
 
@@ -254,7 +262,7 @@ async def _histories(ctx: Context, ids: list[int]) -> list[Any]:
         rows = body if isinstance(body, list) else parse_page(body, SIGNALEN).items
         # ``what`` is also checked here, in case a release ignores the filter
         entries = [dict(r) for r in rows if isinstance(r, Mapping) and r.get("what") == "UPDATE_STATUS"]
-        return sorted(entries, key=lambda e: (moment(e.get("when")) or dt.datetime.min.replace(tzinfo=dt.UTC)))
+        return sorted(entries, key=lambda e: moment(e.get("when")) or dt.datetime.min.replace(tzinfo=dt.UTC))
 
     return list(await asyncio.gather(*(one(i) for i in ids), return_exceptions=True))
 
@@ -323,20 +331,27 @@ def address_needle(huisnummer: int, huisletter: str | None, toevoeging: str | No
     return f" {huisnummer}{huisletter or ''}{suffix} {postcode}"
 
 
-def same_address(location: Mapping[str, Any], postcode: str, huisnummer: int, huisletter: str | None,
-                 toevoeging: str | None) -> bool:
+def same_address(
+    location: Mapping[str, Any], postcode: str, huisnummer: int, huisletter: str | None, toevoeging: str | None
+) -> bool:
     address = mapping(location.get("address"))
     found_postcode = (text(address.get("postcode")) or text(location.get("postcode")) or "").replace(" ", "")
-    return (found_postcode.upper() == postcode.upper() and number(address.get("huisnummer")) == huisnummer
-            and (text(address.get("huisletter")) or "").upper() == (huisletter or "").upper()
-            and (text(address.get("huisnummer_toevoeging")) or "").upper() == (toevoeging or "").upper())
+    return (
+        found_postcode.upper() == postcode.upper()
+        and integer(address.get("huisnummer")) == huisnummer
+        and (text(address.get("huisletter")) or "").upper() == (huisletter or "").upper()
+        and (text(address.get("huisnummer_toevoeging")) or "").upper() == (toevoeging or "").upper()
+    )
 
 
-async def at_address(ctx: Context, postcode: str, huisnummer: int, huisletter: str | None,
-                     toevoeging: str | None) -> list[dict[str, Any]]:
+async def at_address(
+    ctx: Context, postcode: str, huisnummer: int, huisletter: str | None, toevoeging: str | None
+) -> list[dict[str, Any]]:
     """Meldingen made at one address, newest first: ``address_text`` narrows, an exact match decides."""
-    params = [("address_text", address_needle(huisnummer, huisletter, toevoeging, postcode)),
-              ("ordering", ORDER_NEWEST)]
+    params = [
+        ("address_text", address_needle(huisnummer, huisletter, toevoeging, postcode)),
+        ("ordering", ORDER_NEWEST),
+    ]
     found: list[dict[str, Any]] = []
     for n in range(1, MAX_ADDRESS_PAGES + 1):
         try:
@@ -345,8 +360,12 @@ async def at_address(ctx: Context, postcode: str, huisnummer: int, huisletter: s
             if exc.code == "NOT_FOUND" and n > 1:
                 break
             raise
-        found.extend(dict(s) for s in current.items if isinstance(s, Mapping)
-                     and same_address(mapping(s.get("location")), postcode, huisnummer, huisletter, toevoeging))
+        found.extend(
+            dict(s)
+            for s in current.items
+            if isinstance(s, Mapping)
+            and same_address(mapping(s.get("location")), postcode, huisnummer, huisletter, toevoeging)
+        )
         if not current.has_next:
             break
     return found
@@ -372,8 +391,7 @@ async def _categories(ctx: Context, keys: list[str]) -> list[Any]:
         rows: list[Mapping[str, Any]] = []
         for n in range(1, MAX_CATEGORY_PAGES + 1):
             params = [("page_size", str(CATEGORY_PAGE_SIZE))] + ([("page", str(n))] if n > 1 else [])
-            current = parse_page(await ctx.sources[SIGNALEN].get("/private/categories", params, context=ctx),
-                                 SIGNALEN)
+            current = parse_page(await ctx.sources[SIGNALEN].get("/private/categories", params, context=ctx), SIGNALEN)
             rows.extend(r for r in current.items if isinstance(r, Mapping))
             if not current.has_next:
                 break
@@ -386,7 +404,7 @@ async def _categories(ctx: Context, keys: list[str]) -> list[Any]:
 def category_refs(rows: Iterable[Mapping[str, Any]]) -> list[CategoryRef]:
     """(main slug, sub slug) pairs from the flat category list; a sub names its parent in ``sia:parent``."""
     rows = list(rows)
-    slug_by_id = {number(r.get("id")): text(r.get("slug")) for r in rows}
+    slug_by_id = {integer(r.get("id")): text(r.get("slug")) for r in rows}
     refs: list[CategoryRef] = []
     for row in rows:
         parent = mapping(mapping(row.get("_links")).get("sia:parent"))
@@ -394,7 +412,7 @@ def category_refs(rows: Iterable[Mapping[str, Any]]) -> list[CategoryRef]:
         if not parent or sub is None:
             continue
         href = str(parent.get("href") or "").rstrip("/")
-        main = slug_by_id.get(number(href.rsplit("/", 1)[-1])) if href else None
+        main = slug_by_id.get(integer(href.rsplit("/", 1)[-1])) if href else None
         main = main or (str(parent.get("public") or "").rstrip("/").rsplit("/", 1)[-1] or None)
         if main:
             refs.append(CategoryRef(main, sub))
@@ -438,8 +456,9 @@ def aggregate(items: Iterable[Any], dims: Sequence[str], counts: dict[Key, int],
 
 def sorted_groups(counts: Mapping[Key, int]) -> list[tuple[Key, int]]:
     """Non-empty groups, ordered by their values in grouping order, nulls last."""
-    return sorted(((k, n) for k, n in counts.items() if n > 0),
-                  key=lambda kn: tuple((v is None, v or "") for v in kn[0]))
+    return sorted(
+        ((k, n) for k, n in counts.items() if n > 0), key=lambda kn: tuple((v is None, v or "") for v in kn[0])
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +489,8 @@ def known_values(dims: Sequence[str], flt: Filters, refs: Sequence[CategoryRef] 
             elif refs is not None:
                 subs = [r.sub_slug for r in refs if not flt.hoofdcategorie or r.main_slug == flt.hoofdcategorie]
                 ambiguous = flt.hoofdcategorie and any(
-                    r.sub_slug in subs and r.main_slug != flt.hoofdcategorie for r in refs)
+                    r.sub_slug in subs and r.main_slug != flt.hoofdcategorie for r in refs
+                )
                 if not ambiguous:  # a sub slug shared with another main cannot be counted within one main
                     known[dim] = sorted(set(subs))
     return known
@@ -501,7 +521,10 @@ def combination_params(flt: Filters, dims: Sequence[str], combination: Key) -> l
         categorie=values.get(CATEGORIE, flt.categorie),
         hoofdcategorie=flt.hoofdcategorie if CATEGORIE not in values else None,  # the sub slug implies it
         status=(str(values[STATUS]),) if values.get(STATUS) else flt.status,
-        buurt=values.get(BUURT, flt.buurt), vanaf=flt.vanaf, tot=flt.tot)
+        buurt=values.get(BUURT, flt.buurt),
+        vanaf=flt.vanaf,
+        tot=flt.tot,
+    )
     return narrowed.params()
 
 
@@ -513,7 +536,7 @@ class Statistics:
 
 
 def scan_page_size(ctx: Context) -> int:
-    size = number(ctx.sources[SIGNALEN].config.option("max_page_size"))
+    size = integer(ctx.sources[SIGNALEN].config.option("max_page_size"))
     return size if size and size > 0 else SCAN_PAGE_SIZE
 
 
@@ -575,5 +598,8 @@ async def _scan(ctx: Context, dims: Sequence[str], flt: Filters) -> Statistics:
 
 
 def _too_large(size: int) -> ResultTooLarge:
-    return ResultTooLarge(f"More than {MAX_SCAN_PAGES * size} meldingen match; narrow the period or filters, or group "
-                          "by fewer dimensions.", source=SIGNALEN)
+    return ResultTooLarge(
+        f"More than {MAX_SCAN_PAGES * size} meldingen match; narrow the period or filters, or group "
+        "by fewer dimensions.",
+        source=SIGNALEN,
+    )

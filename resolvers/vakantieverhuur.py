@@ -61,14 +61,12 @@ async def _by_bsn(ctx: Context, bsns: list[str]) -> list[Any]:
 
 async def registration(ctx: Context, number: str) -> dict[str, Any] | None:
     """One registration, fetched once per request however it is spelled; None when LVV does not know it."""
-    found: dict[str, Any] | None = await ctx.loader("lvv-nr", partial(_by_number, ctx)).load(
-        compact(number))
+    found: dict[str, Any] | None = await ctx.loader("lvv-nr", partial(_by_number, ctx)).load(compact(number))
     return found
 
 
 async def registrations(ctx: Context, numbers: list[str]) -> list[dict[str, Any]]:
-    found = await ctx.loader("lvv-nr", partial(_by_number, ctx)).load_many(
-        [compact(n) for n in numbers])
+    found = await ctx.loader("lvv-nr", partial(_by_number, ctx)).load_many([compact(n) for n in numbers])
     return [r for r in found if r is not None]
 
 
@@ -100,14 +98,23 @@ def house_number(value: Any) -> int | None:
     return None
 
 
-def same_house(rental_house: Mapping[str, Any], postcode: str | None, huisnummer: int | None,
-               huisletter: str | None, toevoeging: str | None) -> bool:
+def same_house(
+    rental_house: Mapping[str, Any],
+    postcode: str | None,
+    huisnummer: int | None,
+    huisletter: str | None,
+    toevoeging: str | None,
+) -> bool:
     """Whether an LVV ``rentalHouse`` is this address: postcode, number, letter and addition all equal."""
+
     def norm(value: Any) -> str:
         return "".join(str(value).split()).upper() if value not in (None, "") else ""
 
-    return (bool(postcode) and huisnummer is not None
-            and norm(rental_house.get("postalCode")) == norm(postcode)
-            and house_number(rental_house.get("houseNumber")) == huisnummer
-            and norm(rental_house.get("houseLetter")) == norm(huisletter)
-            and norm(rental_house.get("houseNumberExtension")) == norm(toevoeging))
+    return (
+        bool(postcode)
+        and huisnummer is not None
+        and norm(rental_house.get("postalCode")) == norm(postcode)
+        and house_number(rental_house.get("houseNumber")) == huisnummer
+        and norm(rental_house.get("houseLetter")) == norm(huisletter)
+        and norm(rental_house.get("houseNumberExtension")) == norm(toevoeging)
+    )

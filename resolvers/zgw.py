@@ -16,6 +16,7 @@ from typing import Any
 from graph.context import Context
 from graph.paging import Page, parse_page
 from graph.selection import children
+from graph.tolerant import text
 
 ZAKEN, CATALOGI, DOCUMENTEN, BESLUITEN = "zaken", "catalogi", "documenten", "besluiten"
 CRS = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}  # mandatory on the /zaken operations
@@ -37,11 +38,6 @@ EXPAND = {
 
 def uuid_of(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
-
-
-def text(value: Any) -> str | None:
-    """Open Zaak sends "" where the spec says a URI, e-mail or pattern is absent: read it as null."""
-    return value if isinstance(value, str) and value != "" else None
 
 
 def expand_for(selected: Iterable[str]) -> list[str]:
@@ -98,13 +94,12 @@ async def _zoek_zaken(ctx: Context, uuids: list[str], expand: list[str]) -> list
     found: dict[str, dict[str, Any]] = {}
     source = ctx.sources[ZAKEN]
     for start in range(0, len(uuids), ZOEK_BATCH):
-        body: dict[str, Any] = {"uuid__in": uuids[start:start + ZOEK_BATCH]}
+        body: dict[str, Any] = {"uuid__in": uuids[start : start + ZOEK_BATCH]}
         if expand:
             body["expand"] = ",".join(expand)
         number = 1
         while True:
-            page = parse_page(await source.post("/zaken/_zoek", body, [("page", str(number))], CRS, context=ctx),
-                              ZAKEN)
+            page = parse_page(await source.post("/zaken/_zoek", body, [("page", str(number))], CRS, context=ctx), ZAKEN)
             for zaak in page.items:
                 if isinstance(zaak, Mapping) and isinstance(zaak.get("url"), str):
                     absorb(ctx, zaak)
@@ -123,13 +118,15 @@ async def children_of(ctx: Context, zaak: Mapping[str, Any], field: str, path: s
     return await list_all(ctx, ZAKEN, path, [("zaak", str(zaak.get("url", "")))])
 
 
-async def list_all(ctx: Context, source: str, path: str, params: list[tuple[str, str]],
-                   max_pages: int = 10) -> list[dict[str, Any]]:
+async def list_all(
+    ctx: Context, source: str, path: str, params: list[tuple[str, str]], max_pages: int = 10
+) -> list[dict[str, Any]]:
     """Every item of a (usually short) filtered list, following ``next`` for at most ``max_pages``."""
     items: list[dict[str, Any]] = []
     for number in range(1, max_pages + 1):
         body = await ctx.loader(("list", source), lambda keys: _get_lists(ctx, keys)).load(
-            (source, path, tuple(params), number))
+            (source, path, tuple(params), number)
+        )
         page = parse_page(body, source)
         items.extend(dict(x) for x in page.items if isinstance(x, Mapping))
         if not page.has_next:
@@ -162,8 +159,7 @@ async def follow(ctx: Context, url: Any) -> dict[str, Any] | None:
 
 async def documenten_of(ctx: Context, zaak: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The zaak's documents: its zaakinformatieobjecten (a plain array), then the documents in one _zoek."""
-    links = await ctx.sources[ZAKEN].get("/zaakinformatieobjecten", [("zaak", str(zaak.get("url", "")))],
-                                         context=ctx)
+    links = await ctx.sources[ZAKEN].get("/zaakinformatieobjecten", [("zaak", str(zaak.get("url", "")))], context=ctx)
     rows = links if isinstance(links, list) else parse_page(links, ZAKEN).items
     urls = [text(r.get("informatieobject")) for r in rows if isinstance(r, Mapping)]
     uuids = [uuid_of(u) for u in urls if u and ctx.sources[DOCUMENTEN].owns(u)]
@@ -175,8 +171,9 @@ async def documenten_of(ctx: Context, zaak: Mapping[str, Any]) -> list[dict[str,
 async def _zoek_documenten(ctx: Context, uuids: list[str]) -> list[dict[str, Any] | None]:
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(uuids), ZOEK_BATCH):
-        body = await ctx.sources[DOCUMENTEN].post("/enkelvoudiginformatieobjecten/_zoek",
-                                                  {"uuid__in": uuids[start:start + ZOEK_BATCH]}, context=ctx)
+        body = await ctx.sources[DOCUMENTEN].post(
+            "/enkelvoudiginformatieobjecten/_zoek", {"uuid__in": uuids[start : start + ZOEK_BATCH]}, context=ctx
+        )
         for doc in parse_page(body, DOCUMENTEN).items:  # an EIO has no ``uuid`` field: read it from its URL
             if isinstance(doc, Mapping) and isinstance(doc.get("url"), str):
                 found[uuid_of(doc["url"])] = dict(doc)
@@ -187,8 +184,9 @@ async def besluiten_of(ctx: Context, zaak: Mapping[str, Any]) -> list[dict[str, 
     return await list_all(ctx, BESLUITEN, "/besluiten", [("zaak", str(zaak.get("url", "")))])
 
 
-def zaak_filters(bsn: str | None, zaaktype: str | None, status_open: bool | None,
-                 identificatie: str | None) -> list[tuple[str, str]]:
+def zaak_filters(
+    bsn: str | None, zaaktype: str | None, status_open: bool | None, identificatie: str | None
+) -> list[tuple[str, str]]:
     filters: list[tuple[str, str]] = []
     if bsn:
         filters.append(("rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn", bsn))

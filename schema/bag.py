@@ -10,25 +10,13 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest, SourceError
+from graph.tolerant import integer, text
 from resolvers import bag, brp
 
 if TYPE_CHECKING:
     from schema.brp import Persoon
     from schema.signalen import Melding
     from schema.vakantieverhuur import VakantieverhuurRegistratie
-
-
-def _s(d: Mapping[str, Any], key: str) -> str | None:
-    value = d.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():  # BAG sends oorspronkelijkBouwjaar as a string
-        return int(value)
-    return None
 
 
 @strawberry.type(description="A building (pand) in the BAG.")
@@ -39,8 +27,11 @@ class Pand:
 
     @classmethod
     def from_api(cls, identificatie: str, d: Mapping[str, Any]) -> Pand:
-        return cls(identificatie=_s(d, "identificatie") or identificatie,
-                   oorspronkelijk_bouwjaar=_int(d.get("oorspronkelijkBouwjaar")), status=_s(d, "status"))
+        return cls(
+            identificatie=text(d.get("identificatie")) or identificatie,
+            oorspronkelijk_bouwjaar=integer(d.get("oorspronkelijkBouwjaar")),
+            status=text(d.get("status")),
+        )
 
 
 @strawberry.type(description="An addressable object: a dwelling or other unit (verblijfsobject), berth or pitch.")
@@ -63,12 +54,14 @@ class AdresseerbaarObject:
     def from_api(cls, identificatie: str, kind: str | None, d: Mapping[str, Any]) -> AdresseerbaarObject:
         doelen = d.get("gebruiksdoelen")
         panden = d.get("maaktDeelUitVan")
-        return cls(identificatie=_s(d, "identificatie") or identificatie,
-                   type=_s(d, "type") or (kind.capitalize() if kind else None),
-                   oppervlakte=_int(d.get("oppervlakte")),
-                   gebruiksdoelen=[g for g in doelen if isinstance(g, str)] if isinstance(doelen, list) else [],
-                   status=_s(d, "status"),
-                   _pand_ids=[p for p in panden if bag.bag_id(p)] if isinstance(panden, list) else [])
+        return cls(
+            identificatie=text(d.get("identificatie")) or identificatie,
+            type=text(d.get("type")) or (kind.capitalize() if kind else None),
+            oppervlakte=integer(d.get("oppervlakte")),
+            gebruiksdoelen=[g for g in doelen if isinstance(g, str)] if isinstance(doelen, list) else [],
+            status=text(d.get("status")),
+            _pand_ids=[p for p in panden if bag.bag_id(p)] if isinstance(panden, list) else [],
+        )
 
 
 @strawberry.type(description="An address in the BAG (nummeraanduiding with its street and place).")
@@ -119,12 +112,17 @@ class Adres:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Adres:
         panden = d.get("pandIdentificaties")
-        return cls(nummeraanduiding_identificatie=str(d.get("nummeraanduidingIdentificatie", "")),
-                   postcode=_s(d, "postcode"), huisnummer=_int(d.get("huisnummer")), huisletter=_s(d, "huisletter"),
-                   huisnummertoevoeging=_s(d, "huisnummertoevoeging"),
-                   openbare_ruimte_naam=_s(d, "openbareRuimteNaam"), woonplaats_naam=_s(d, "woonplaatsNaam"),
-                   adresseerbaar_object_identificatie=_s(d, "adresseerbaarObjectIdentificatie"),
-                   pand_identificaties=[p for p in panden if isinstance(p, str)] if isinstance(panden, list) else [])
+        return cls(
+            nummeraanduiding_identificatie=str(d.get("nummeraanduidingIdentificatie", "")),
+            postcode=text(d.get("postcode")),
+            huisnummer=integer(d.get("huisnummer")),
+            huisletter=text(d.get("huisletter")),
+            huisnummertoevoeging=text(d.get("huisnummertoevoeging")),
+            openbare_ruimte_naam=text(d.get("openbareRuimteNaam")),
+            woonplaats_naam=text(d.get("woonplaatsNaam")),
+            adresseerbaar_object_identificatie=text(d.get("adresseerbaarObjectIdentificatie")),
+            pand_identificaties=[p for p in panden if isinstance(p, str)] if isinstance(panden, list) else [],
+        )
 
 
 async def adres_for(info: Info[Context, None], nummeraanduiding_id: str) -> Adres | None:
@@ -164,8 +162,14 @@ class BagQuery:
         return await adres_for(info, nummeraanduiding_identificatie)
 
     @strawberry.field(description="Addresses by postcode and house number (and letter/addition to narrow down).")
-    async def adressen(self, info: Info[Context, None], postcode: str, huisnummer: int,
-                       huisletter: str | None = None, huisnummertoevoeging: str | None = None) -> list[Adres]:
+    async def adressen(
+        self,
+        info: Info[Context, None],
+        postcode: str,
+        huisnummer: int,
+        huisletter: str | None = None,
+        huisnummertoevoeging: str | None = None,
+    ) -> list[Adres]:
         normalized = postcode.replace(" ", "").upper()
         if len(normalized) != 6 or not normalized[:4].isdigit() or not normalized[4:].isalpha():
             raise BadRequest("'postcode' must look like 1234AB.")

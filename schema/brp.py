@@ -11,6 +11,7 @@ from strawberry.types import Info
 from graph.context import Context
 from graph.errors import BadRequest
 from graph.selection import selected_paths
+from graph.tolerant import integer, mapping, text
 from resolvers import brp
 from schema.relay import Connection
 from schema.scalars import Date
@@ -23,21 +24,6 @@ if TYPE_CHECKING:
     from schema.zaken import Zaak
 
 
-def _m(data: Any, key: str) -> Mapping[str, Any]:
-    value = data.get(key) if isinstance(data, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _s(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _i(data: Mapping[str, Any], key: str) -> int | None:
-    value = data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 @strawberry.type(description="A value from a BRP code table.")
 class Waardetabel:
     code: str | None = strawberry.field(description="Code in the national table.")
@@ -45,7 +31,7 @@ class Waardetabel:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Waardetabel | None:
-        return cls(code=_s(d, "code"), omschrijving=_s(d, "omschrijving")) if d else None
+        return cls(code=text(d.get("code")), omschrijving=text(d.get("omschrijving"))) if d else None
 
 
 @strawberry.type(description="A BRP date, which may be partly unknown (only a year, or year and month).")
@@ -60,9 +46,14 @@ class Datum:
     def from_api(cls, d: Mapping[str, Any]) -> Datum | None:
         if not d:
             return None
-        full = _s(d, "datum")
-        return cls(datum=full, jaar=_i(d, "jaar") or (int(full[:4]) if full and full[:4].isdigit() else None),  # type: ignore[arg-type]
-                   maand=_i(d, "maand"), lang_formaat=_s(d, "langFormaat"), onbekend=d.get("type") == "DatumOnbekend")
+        full = text(d.get("datum"))
+        return cls(
+            datum=Date(full) if full else None,
+            jaar=integer(d.get("jaar")) or (int(full[:4]) if full and full[:4].isdigit() else None),
+            maand=integer(d.get("maand")),
+            lang_formaat=text(d.get("langFormaat")),
+            onbekend=d.get("type") == "DatumOnbekend",
+        )
 
 
 @strawberry.type(description="A person's name as the BRP records it.")
@@ -90,7 +81,8 @@ class Overlijden:
 @strawberry.type(description="Where the person lives, with the BAG identifications that link to the address.")
 class Verblijfplaats:
     type: str | None = strawberry.field(
-        description="Adres, Locatie, VerblijfplaatsBuitenland or VerblijfplaatsOnbekend.")
+        description="Adres, Locatie, VerblijfplaatsBuitenland or VerblijfplaatsOnbekend."
+    )
     straat: str | None = strawberry.field(description="Official street name.")
     huisnummer: int | None = strawberry.field(description="House number.")
     huisletter: str | None = strawberry.field(description="House letter.")
@@ -123,13 +115,19 @@ class Verblijfplaats:
     def from_api(cls, d: Mapping[str, Any]) -> Verblijfplaats | None:
         if not d:
             return None
-        adres = _m(d, "verblijfadres")
-        return cls(type=_s(d, "type"), straat=_s(adres, "officieleStraatnaam"), huisnummer=_i(adres, "huisnummer"),
-                   huisletter=_s(adres, "huisletter"), huisnummertoevoeging=_s(adres, "huisnummertoevoeging"),
-                   postcode=_s(adres, "postcode"), woonplaats=_s(adres, "woonplaats"),
-                   datum_van=Datum.from_api(_m(d, "datumVan")),
-                   adresseerbaar_object_identificatie=_s(d, "adresseerbaarObjectIdentificatie"),
-                   nummeraanduiding_identificatie=_s(d, "nummeraanduidingIdentificatie"))
+        adres = mapping(d.get("verblijfadres"))
+        return cls(
+            type=text(d.get("type")),
+            straat=text(adres.get("officieleStraatnaam")),
+            huisnummer=integer(adres.get("huisnummer")),
+            huisletter=text(adres.get("huisletter")),
+            huisnummertoevoeging=text(adres.get("huisnummertoevoeging")),
+            postcode=text(adres.get("postcode")),
+            woonplaats=text(adres.get("woonplaats")),
+            datum_van=Datum.from_api(mapping(d.get("datumVan"))),
+            adresseerbaar_object_identificatie=text(d.get("adresseerbaarObjectIdentificatie")),
+            nummeraanduiding_identificatie=text(d.get("nummeraanduidingIdentificatie")),
+        )
 
 
 @strawberry.type(description="A person in the BRP. Only the fields a query selects are requested from the BRP.")
@@ -145,7 +143,8 @@ class Persoon:
     nationaliteiten: list[Waardetabel] = strawberry.field(description="Nationalities.")
     gemeente_van_inschrijving: Waardetabel | None = strawberry.field(description="Municipality of registration.")
     geheimhouding_persoonsgegevens: bool = strawberry.field(
-        description="True when the person asked that their data is not given to third parties.")
+        description="True when the person asked that their data is not given to third parties."
+    )
     in_onderzoek: list[str] = strawberry.field(description="BRP data of this person under investigation (paths).")
     _raw: strawberry.Private[dict[str, Any]]
 
@@ -162,8 +161,9 @@ class Persoon:
         return await personen_for(info, _bsns(self._raw, "kinderen"))
 
     @strawberry.field(description="Zaken in which this person has a role.")
-    async def zaken(self, info: Info[Context, None], first: int | None = 20, after: str | None = None
-                    ) -> Connection[Annotated[Zaak, strawberry.lazy("schema.zaken")]] | None:
+    async def zaken(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> Connection[Annotated[Zaak, strawberry.lazy("schema.zaken")]] | None:
         from schema.zaken import zaken_for_bsn
 
         return await zaken_for_bsn(info, self.burgerservicenummer, first, after)
@@ -194,26 +194,44 @@ class Persoon:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Persoon:
-        naam, geboorte, overlijden = _m(d, "naam"), _m(d, "geboorte"), _m(d, "overlijden")
+        naam, geboorte, overlijden = mapping(d.get("naam")), mapping(d.get("geboorte")), mapping(d.get("overlijden"))
         rows = d.get("nationaliteiten")
         nationaliteiten: list[Any] = rows if isinstance(rows, list) else []
         return cls(
             burgerservicenummer=str(d.get("burgerservicenummer", "")),
-            naam=Naam(voornamen=_s(naam, "voornamen"), voorvoegsel=_s(naam, "voorvoegsel"),
-                      geslachtsnaam=_s(naam, "geslachtsnaam"), voorletters=_s(naam, "voorletters"),
-                      volledige_naam=_s(naam, "volledigeNaam")) if naam else None,
-            geslacht=Waardetabel.from_api(_m(d, "geslacht")),
-            geboorte=Geboorte(datum=Datum.from_api(_m(geboorte, "datum")),
-                              plaats=Waardetabel.from_api(_m(geboorte, "plaats")),
-                              land=Waardetabel.from_api(_m(geboorte, "land"))) if geboorte else None,
-            leeftijd=_i(d, "leeftijd"),
-            overlijden=Overlijden(datum=Datum.from_api(_m(overlijden, "datum")),
-                                  plaats=Waardetabel.from_api(_m(overlijden, "plaats"))) if overlijden else None,
+            naam=Naam(
+                voornamen=text(naam.get("voornamen")),
+                voorvoegsel=text(naam.get("voorvoegsel")),
+                geslachtsnaam=text(naam.get("geslachtsnaam")),
+                voorletters=text(naam.get("voorletters")),
+                volledige_naam=text(naam.get("volledigeNaam")),
+            )
+            if naam
+            else None,
+            geslacht=Waardetabel.from_api(mapping(d.get("geslacht"))),
+            geboorte=Geboorte(
+                datum=Datum.from_api(mapping(geboorte.get("datum"))),
+                plaats=Waardetabel.from_api(mapping(geboorte.get("plaats"))),
+                land=Waardetabel.from_api(mapping(geboorte.get("land"))),
+            )
+            if geboorte
+            else None,
+            leeftijd=integer(d.get("leeftijd")),
+            overlijden=Overlijden(
+                datum=Datum.from_api(mapping(overlijden.get("datum"))),
+                plaats=Waardetabel.from_api(mapping(overlijden.get("plaats"))),
+            )
+            if overlijden
+            else None,
             overleden=bool(overlijden),
-            verblijfplaats=Verblijfplaats.from_api(_m(d, "verblijfplaats")),
-            nationaliteiten=[w for n in nationaliteiten if isinstance(n, Mapping)
-                             if (w := Waardetabel.from_api(_m(n, "nationaliteit")))],
-            gemeente_van_inschrijving=Waardetabel.from_api(_m(d, "gemeenteVanInschrijving")),
+            verblijfplaats=Verblijfplaats.from_api(mapping(d.get("verblijfplaats"))),
+            nationaliteiten=[
+                w
+                for n in nationaliteiten
+                if isinstance(n, Mapping)
+                if (w := Waardetabel.from_api(mapping(n.get("nationaliteit"))))
+            ],
+            gemeente_van_inschrijving=Waardetabel.from_api(mapping(d.get("gemeenteVanInschrijving"))),
             geheimhouding_persoonsgegevens=d.get("geheimhoudingPersoonsgegevens") is True,
             in_onderzoek=brp.in_onderzoek(d),
             _raw=dict(d),
@@ -222,8 +240,15 @@ class Persoon:
 
 def _bsns(raw: Mapping[str, Any], relation: str) -> list[str]:
     rows = raw.get(relation)
-    return [r["burgerservicenummer"] for r in rows if isinstance(r, Mapping)
-            and isinstance(r.get("burgerservicenummer"), str)] if isinstance(rows, list) else []
+    return (
+        [
+            r["burgerservicenummer"]
+            for r in rows
+            if isinstance(r, Mapping) and isinstance(r.get("burgerservicenummer"), str)
+        ]
+        if isinstance(rows, list)
+        else []
+    )
 
 
 async def personen_for(info: Info[Context, None], bsns: list[str]) -> list[Persoon]:

@@ -19,43 +19,15 @@ from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import Window, bounds
 from graph.selection import children, selected_paths
+from graph.tolerant import boolean, integer, rows, text
 from resolvers import huishoudboekje as hhb
 from schema.relay import Connection, connection
-from schema.scalars import Date
+from schema.scalars import Date, lenient
 
 if TYPE_CHECKING:
     from schema.brp import Persoon
 
 ZONE = ZoneInfo("Europe/Amsterdam")
-
-
-def _s(d: Mapping[str, Any], key: str) -> str | None:
-    value = d.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _date(d: Mapping[str, Any], key: str) -> Any:
-    """A date string for a Date field, kept as sent: the scalar checks it and fails only that field."""
-    return _s(d, key)
-
-
-def _i(d: Mapping[str, Any], key: str) -> int | None:
-    value = d.get(key)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _b(d: Mapping[str, Any], key: str) -> bool | None:
-    value = d.get(key)
-    return value if isinstance(value, bool) else None
-
-
-def _rows(d: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    value = d.get(key)
-    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
 
 
 @strawberry.type(name="HuishoudboekjeRekening", description="A bank account known to Huishoudboekje.")
@@ -66,7 +38,7 @@ class Rekening:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Rekening:
-        return cls(id=_i(d, "id"), iban=_s(d, "iban"), rekeninghouder=_s(d, "rekeninghouder"))
+        return cls(id=integer(d.get("id")), iban=text(d.get("iban")), rekeninghouder=text(d.get("rekeninghouder")))
 
 
 @strawberry.type(name="HuishoudboekjeTransactie", description="A bank transaction booked on an afspraak.")
@@ -74,7 +46,8 @@ class Transactie:
     id: int | None = strawberry.field(description="Huishoudboekje id of the transaction.")
     uuid: str = strawberry.field(description="UUID of the transaction.")
     bedrag: str | None = strawberry.field(
-        description="Amount in euros as a two-decimal string, negative for money going out.")
+        description="Amount in euros as a two-decimal string, negative for money going out."
+    )
     bedrag_centen: int | None = strawberry.field(description="The same amount in integer cents.")
     credit: bool | None = strawberry.field(description="Whether money came in.")
     geboekt: bool | None = strawberry.field(description="Whether the transaction is booked on an afspraak.")
@@ -84,15 +57,22 @@ class Transactie:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Transactie:
-        return cls(id=_i(d, "id"), uuid=_s(d, "uuid") or "", bedrag=hhb.bedrag(d.get("bedrag")),
-                   bedrag_centen=hhb.centen(d.get("bedrag")), credit=_b(d, "isCredit"), geboekt=_b(d, "isGeboekt"),
-                   datum=_date(d, "transactieDatum"),
-                   tegen_rekening_iban=_s(d, "tegenRekeningIban"),
-                   omschrijving=_s(d, "informationToAccountOwner"))
+        return cls(
+            id=integer(d.get("id")),
+            uuid=text(d.get("uuid")) or "",
+            bedrag=hhb.bedrag(d.get("bedrag")),
+            bedrag_centen=hhb.centen(d.get("bedrag")),
+            credit=boolean(d.get("isCredit")),
+            geboekt=boolean(d.get("isGeboekt")),
+            datum=lenient(d.get("transactieDatum")),
+            tegen_rekening_iban=text(d.get("tegenRekeningIban")),
+            omschrijving=text(d.get("informationToAccountOwner")),
+        )
 
 
-@strawberry.type(name="HuishoudboekjeAfspraak",
-                 description="An arrangement for a recurring payment in or out of a burger's budget.")
+@strawberry.type(
+    name="HuishoudboekjeAfspraak", description="An arrangement for a recurring payment in or out of a burger's budget."
+)
 class Afspraak:
     id: int | None = strawberry.field(description="Huishoudboekje id of the afspraak.")
     omschrijving: str | None = strawberry.field(description="What the payment is for.")
@@ -117,13 +97,19 @@ class Afspraak:
     def from_api(cls, d: Mapping[str, Any]) -> Afspraak:
         rubriek = d.get("rubriek")
         tegen = d.get("tegenRekening")
-        uuids = [u for j in _rows(d, "journaalposten") if (u := _s(j, "transactionUuid"))]
-        return cls(id=_i(d, "id"), omschrijving=_s(d, "omschrijving"), bedrag=hhb.bedrag(d.get("bedrag")),
-                   bedrag_centen=hhb.centen(d.get("bedrag")), credit=_b(d, "credit"),
-                   rubriek=_s(rubriek, "naam") if isinstance(rubriek, Mapping) else None,
-                   valid_from=_date(d, "validFrom"), valid_through=_date(d, "validThrough"),
-                   tegen_rekening=Rekening.from_api(tegen) if isinstance(tegen, Mapping) else None,
-                   _transactie_uuids=list(dict.fromkeys(uuids)))
+        uuids = [u for j in rows(d.get("journaalposten")) if (u := text(j.get("transactionUuid")))]
+        return cls(
+            id=integer(d.get("id")),
+            omschrijving=text(d.get("omschrijving")),
+            bedrag=hhb.bedrag(d.get("bedrag")),
+            bedrag_centen=hhb.centen(d.get("bedrag")),
+            credit=boolean(d.get("credit")),
+            rubriek=text(rubriek.get("naam")) if isinstance(rubriek, Mapping) else None,
+            valid_from=lenient(d.get("validFrom")),
+            valid_through=lenient(d.get("validThrough")),
+            tegen_rekening=Rekening.from_api(tegen) if isinstance(tegen, Mapping) else None,
+            _transactie_uuids=list(dict.fromkeys(uuids)),
+        )
 
 
 @strawberry.type(name="BurgerAdres", description="A burger's address as Huishoudboekje records it.")
@@ -146,8 +132,10 @@ class Burger:
     afspraken: list[Afspraak] = strawberry.field(description="The burger's payment arrangements.")
     rekeningen: list[Rekening] = strawberry.field(description="The burger's own bank accounts.")
 
-    @strawberry.field(description="Balance in euros (two-decimal string) of the booked transactions up to and "
-                                  "including `datum` (default: today).")
+    @strawberry.field(
+        description="Balance in euros (two-decimal string) of the booked transactions up to and "
+        "including `datum` (default: today)."
+    )
     async def saldo(self, info: Info[Context, None], datum: Date | None = None) -> str | None:
         day = str(datum) if datum else dt.datetime.now(ZONE).date().isoformat()
         return await hhb.saldo(info.context, self.id, day)
@@ -164,13 +152,22 @@ class Burger:
     def from_api(cls, d: Mapping[str, Any]) -> Burger:
         has_adres = any(k in d for k in ("straatnaam", "huisnummer", "postcode", "plaatsnaam"))
         return cls(
-            id=_i(d, "id") or 0, bsn=hhb.bsn9(d.get("bsn")), voorletters=_s(d, "voorletters"),
-            voornamen=_s(d, "voornamen"), achternaam=_s(d, "achternaam"),
-            geboortedatum=_date(d, "geboortedatum"),
-            adres=BurgerAdres(straat=_s(d, "straatnaam"), huisnummer=_s(d, "huisnummer"),
-                              postcode=_s(d, "postcode"), woonplaats=_s(d, "plaatsnaam")) if has_adres else None,
-            afspraken=[Afspraak.from_api(a) for a in _rows(d, "afspraken")],
-            rekeningen=[Rekening.from_api(r) for r in _rows(d, "rekeningen")],
+            id=integer(d.get("id")) or 0,
+            bsn=hhb.bsn9(d.get("bsn")),
+            voorletters=text(d.get("voorletters")),
+            voornamen=text(d.get("voornamen")),
+            achternaam=text(d.get("achternaam")),
+            geboortedatum=lenient(d.get("geboortedatum")),
+            adres=BurgerAdres(
+                straat=text(d.get("straatnaam")),
+                huisnummer=text(d.get("huisnummer")),
+                postcode=text(d.get("postcode")),
+                woonplaats=text(d.get("plaatsnaam")),
+            )
+            if has_adres
+            else None,
+            afspraken=[Afspraak.from_api(a) for a in rows(d.get("afspraken"))],
+            rekeningen=[Rekening.from_api(r) for r in rows(d.get("rekeningen"))],
         )
 
 
@@ -193,15 +190,15 @@ class HuishoudboekjeQuery:
         return Burger.from_api(found) if found else None
 
     @strawberry.field(description="The burger with this BSN, if Huishoudboekje has a file for them.")
-    async def huishoudboekje_burger_met_bsn(self, info: Info[Context, None],
-                                            burgerservicenummer: str) -> Burger | None:
+    async def huishoudboekje_burger_met_bsn(self, info: Info[Context, None], burgerservicenummer: str) -> Burger | None:
         if len(burgerservicenummer) != 9 or not burgerservicenummer.isdigit():
             raise BadRequest("'burgerservicenummer' must be 9 digits.")
         return await burger_for_bsn(info, burgerservicenummer)
 
     @strawberry.field(description="All burgers in Huishoudboekje, a page at a time.")
-    async def huishoudboekje_burgers(self, info: Info[Context, None], first: int | None = 20,
-                                     after: str | None = None) -> Connection[Burger] | None:
+    async def huishoudboekje_burgers(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> Connection[Burger] | None:
         offset, count = bounds(first, after)
         paths = selected_paths(info)
         sel = hhb.selection(hhb.BURGER, children(paths, "nodes") | children(children(paths, "edges"), "node"))

@@ -13,6 +13,7 @@ from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import window
 from graph.selection import selected_paths
+from graph.tolerant import boolean, text, valid_uuid
 from resolvers import klantinteracties as ok
 from resolvers import zgw
 from schema.relay import Connection, connection
@@ -24,20 +25,12 @@ if TYPE_CHECKING:
     from schema.zaken import Zaak
 
 
-def _s(data: Mapping[str, Any], key: str) -> str | None:
-    return ok.text(data.get(key))
-
-
-def _b(data: Mapping[str, Any], key: str) -> bool | None:
-    value = data.get(key)
-    return value if isinstance(value, bool) else None
-
-
 @strawberry.type(description="A visiting address as Open Klant keeps it: lines of text and, when known, the BAG id.")
 class Bezoekadres:
     adresregels: list[str] = strawberry.field(description="The address as lines of text, as Open Klant has it.")
     nummeraanduiding_identificatie: str | None = strawberry.field(
-        description="BAG nummeraanduiding id (16 digits), when the address is a Dutch BAG address.")
+        description="BAG nummeraanduiding id (16 digits), when the address is a Dutch BAG address."
+    )
 
     @strawberry.field(description="The address in the BAG, when Open Klant records its nummeraanduiding id.")
     async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
@@ -52,9 +45,12 @@ class Bezoekadres:
         if not isinstance(d, Mapping):
             return None
         lines = ok.adresregels(d)
-        nummeraanduiding = _s(d, "nummeraanduidingId")
-        return cls(adresregels=lines, nummeraanduiding_identificatie=nummeraanduiding) \
-            if lines or nummeraanduiding else None
+        nummeraanduiding = text(d.get("nummeraanduidingId"))
+        return (
+            cls(adresregels=lines, nummeraanduiding_identificatie=nummeraanduiding)
+            if lines or nummeraanduiding
+            else None
+        )
 
 
 @strawberry.type(description="A party the municipality has contact with: a person, organisation or contact person.")
@@ -64,10 +60,12 @@ class Partij:
     nummer: str | None = strawberry.field(description="The partij's number in Open Klant.")
     soort_partij: str | None = strawberry.field(description="persoon, organisatie or contactpersoon.")
     naam: str | None = strawberry.field(
-        description="Name to use in contact: the contactnaam spelled out (or the organisation's name).")
+        description="Name to use in contact: the contactnaam spelled out (or the organisation's name)."
+    )
     bsn: str | None = strawberry.field(description="BSN, when the partij is identified by one (BRP).")
     indicatie_geheimhouding: bool | None = strawberry.field(
-        description="Whether the partij's details must be kept secret.")
+        description="Whether the partij's details must be kept secret."
+    )
     bezoekadres: Bezoekadres | None = strawberry.field(description="Visiting address.")
     _raw: strawberry.Private[dict[str, Any]]
 
@@ -87,10 +85,17 @@ class Partij:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Partij:
-        return cls(url=str(d.get("url", "")), uuid=strawberry.ID(str(d.get("uuid", ""))), nummer=_s(d, "nummer"),
-                   soort_partij=_s(d, "soortPartij"), naam=ok.naam_of(d), bsn=ok.bsn_of(d),
-                   indicatie_geheimhouding=_b(d, "indicatieGeheimhouding"),
-                   bezoekadres=Bezoekadres.from_api(d.get("bezoekadres")), _raw=dict(d))
+        return cls(
+            url=str(d.get("url", "")),
+            uuid=strawberry.ID(str(d.get("uuid", ""))),
+            nummer=text(d.get("nummer")),
+            soort_partij=text(d.get("soortPartij")),
+            naam=ok.naam_of(d),
+            bsn=ok.bsn_of(d),
+            indicatie_geheimhouding=boolean(d.get("indicatieGeheimhouding")),
+            bezoekadres=Bezoekadres.from_api(d.get("bezoekadres")),
+            _raw=dict(d),
+        )
 
 
 @strawberry.type(description="A contact moment between the municipality and one or more partijen (klantcontact).")
@@ -126,14 +131,21 @@ class Klantcontact:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Klantcontact:
-        return cls(url=str(d.get("url", "")), uuid=strawberry.ID(str(d.get("uuid", ""))), nummer=_s(d, "nummer"),
-                   kanaal=_s(d, "kanaal"), onderwerp=_s(d, "onderwerp"), inhoud=_s(d, "inhoud"),
-                   indicatie_contact_gelukt=_b(d, "indicatieContactGelukt"),
-                   plaatsgevonden_op=d.get("plaatsgevondenOp"), _raw=dict(d))
+        return cls(
+            url=str(d.get("url", "")),
+            uuid=strawberry.ID(str(d.get("uuid", ""))),
+            nummer=text(d.get("nummer")),
+            kanaal=text(d.get("kanaal")),
+            onderwerp=text(d.get("onderwerp")),
+            inhoud=text(d.get("inhoud")),
+            indicatie_contact_gelukt=boolean(d.get("indicatieContactGelukt")),
+            plaatsgevonden_op=d.get("plaatsgevondenOp"),
+            _raw=dict(d),
+        )
 
 
 def _uuid(value: str, name: str) -> str:
-    if not ok.valid_uuid(value):
+    if not valid_uuid(value):
         raise BadRequest(f"'{name}' must be a UUID.")
     return value
 
@@ -154,16 +166,17 @@ class KlantinteractiesQuery:
 
     @strawberry.field(description="Partijen in Open Klant, newest first, optionally only those with a BSN.")
     async def partijen(
-        self, info: Info[Context, None],
+        self,
+        info: Info[Context, None],
         first: Annotated[int | None, strawberry.argument(description="Page size, at most 100.")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-        bsn: Annotated[str | None, strawberry.argument(
-            description="Only the partij identified by this BSN (9 digits).")] = None,
+        bsn: Annotated[
+            str | None, strawberry.argument(description="Only the partij identified by this BSN (9 digits).")
+        ] = None,
     ) -> Connection[Partij] | None:
         filters = ok.bsn_filters(_bsn(bsn)) if bsn is not None else []
         expand = ok.partij_expand(zgw.zaak_selection(selected_paths(info), "nodes", "edges.node"))
-        win = await window(first, after, ok.PAGE_SIZE,
-                           lambda n: ok.page(info.context, "/partijen", n, filters, expand))
+        win = await window(first, after, ok.PAGE_SIZE, lambda n: ok.page(info.context, "/partijen", n, filters, expand))
         return connection(win, Partij.from_api)
 
     @strawberry.field(description="One klantcontact from Open Klant, by UUID.")
@@ -174,13 +187,15 @@ class KlantinteractiesQuery:
 
     @strawberry.field(description="Klantcontacten in Open Klant, newest first.")
     async def klantcontacten(
-        self, info: Info[Context, None],
+        self,
+        info: Info[Context, None],
         first: Annotated[int | None, strawberry.argument(description="Page size, at most 100.")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> Connection[Klantcontact] | None:
         expand = ok.klantcontact_expand(zgw.zaak_selection(selected_paths(info), "nodes", "edges.node"))
-        win = await window(first, after, ok.PAGE_SIZE,
-                           lambda n: ok.page(info.context, "/klantcontacten", n, [], expand))
+        win = await window(
+            first, after, ok.PAGE_SIZE, lambda n: ok.page(info.context, "/klantcontacten", n, [], expand)
+        )
         return connection(win, Klantcontact.from_api)
 
 
@@ -189,8 +204,9 @@ async def klantcontacten_over_zaak(info: Info[Context, None], zaak_uuid: str) ->
     if not zaak_uuid:
         return []
     expand = ok.klantcontact_expand(selected_paths(info))
-    rows = await ok.list_all(info.context, "/klantcontacten",
-                             [("onderwerpobject__onderwerpobjectidentificatorObjectId", zaak_uuid)], expand)
+    rows = await ok.list_all(
+        info.context, "/klantcontacten", [("onderwerpobject__onderwerpobjectidentificatorObjectId", zaak_uuid)], expand
+    )
     return [Klantcontact.from_api(r) for r in rows]
 
 

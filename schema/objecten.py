@@ -14,6 +14,7 @@ from strawberry.types import Info
 from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import bounds, window
+from graph.tolerant import text, valid_uuid
 from resolvers import objecten as ob
 from schema.relay import Connection, connection
 from schema.scalars import Date
@@ -34,7 +35,7 @@ class ObjectType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> ObjectType:
-        return cls(url=str(d.get("url", "")), name=ob.text(d.get("name")), name_plural=ob.text(d.get("namePlural")))
+        return cls(url=str(d.get("url", "")), name=text(d.get("name")), name_plural=text(d.get("namePlural")))
 
 
 @strawberry.type(description="Where the object is: a GeoJSON geometry in WGS84 (EPSG:4326).")
@@ -48,7 +49,7 @@ class Geometrie:
     def from_api(cls, d: Any) -> Geometrie | None:
         if not isinstance(d, Mapping):
             return None
-        kind = ob.text(d.get("type"))
+        kind = text(d.get("type"))
         coordinates = d.get("coordinates")
         lat = lon = None
         if kind == "Point" and isinstance(coordinates, list) and len(coordinates) >= 2:
@@ -85,32 +86,45 @@ class Object:
         record = ob.record_of(d)
         raw_data = record.get("data")
         data: Any = raw_data if isinstance(raw_data, (Mapping, list)) else None
-        return cls(url=str(d.get("url", "")), uuid=strawberry.ID(str(d.get("uuid", ""))), data=data,
-                   geometrie=Geometrie.from_api(record.get("geometry")),
-                   start_at=record.get("startAt"), end_at=record.get("endAt"),
-                   registration_at=record.get("registrationAt"),
-                   _type=ob.text(d.get("type")), _raw=dict(d))
+        return cls(
+            url=str(d.get("url", "")),
+            uuid=strawberry.ID(str(d.get("uuid", ""))),
+            data=data,
+            geometrie=Geometrie.from_api(record.get("geometry")),
+            start_at=record.get("startAt"),
+            end_at=record.get("endAt"),
+            registration_at=record.get("registrationAt"),
+            _type=text(d.get("type")),
+            _raw=dict(d),
+        )
 
 
 @strawberry.type
 class ObjectenQuery:
     @strawberry.field(description="One object from the Objecten API, by UUID.")
     async def object(self, info: Info[Context, None], uuid: strawberry.ID) -> Object | None:
-        if not ob.valid_uuid(str(uuid)):
+        if not valid_uuid(str(uuid)):
             raise BadRequest("'uuid' must be a UUID.")
         found = await ob.object_by_url(info.context, ob.object_url(info.context, str(uuid)))
         return Object.from_api(found) if found else None
 
     @strawberry.field(description="Objects in the Objecten API, optionally of one objecttype and filtered on data.")
     async def objecten(
-        self, info: Info[Context, None],
+        self,
+        info: Info[Context, None],
         first: Annotated[int | None, strawberry.argument(description="Page size, at most 100.")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-        objecttype: Annotated[str | None, strawberry.argument(
-            description="Only objects of this objecttype: its name (e.g. 'Boom') or its URL.")] = None,
-        data_attr: Annotated[list[str] | None, strawberry.argument(
-            description="Filters on data, each key__operator__value (operators exact, gt, gte, lt, lte, "
-                        "icontains, in with values split by '|'; nested keys joined by '__').")] = None,
+        objecttype: Annotated[
+            str | None,
+            strawberry.argument(description="Only objects of this objecttype: its name (e.g. 'Boom') or its URL."),
+        ] = None,
+        data_attr: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description="Filters on data, each key__operator__value (operators exact, gt, gte, lt, lte, "
+                "icontains, in with values split by '|'; nested keys joined by '__')."
+            ),
+        ] = None,
     ) -> Connection[Object] | None:
         bounds(first, after)  # refuse bad paging before the objecttype lookup costs a call
         filters = [("data_attr", e) for e in ob.check_data_attrs(data_attr)]

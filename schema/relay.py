@@ -29,7 +29,8 @@ class Edge(Generic[T]):
 @strawberry.type(description="A page of a list that the source pages.")
 class Connection(Generic[T]):
     total_count: int | None = strawberry.field(
-        description="Number of items in the whole list, when the source tells (BAG does not).")
+        description="Number of items in the whole list, when the source tells (BAG does not)."
+    )
     page_info: PageInfo = strawberry.field(description="Paging state.")
     edges: list[Edge[T]] = strawberry.field(description="The items with their cursors.")
     nodes: list[T] = strawberry.field(description="The items, without cursors.")
@@ -40,8 +41,12 @@ def connection(window: Window, make: Callable[[Any], T]) -> Connection[T]:
     cursors = [encode_cursor(window.offset + i) for i in range(len(nodes))]
     return Connection(
         total_count=window.total,
-        page_info=PageInfo(has_next_page=window.has_next, has_previous_page=window.offset > 0,
-                           start_cursor=cursors[0] if cursors else None, end_cursor=cursors[-1] if cursors else None),
+        page_info=PageInfo(
+            has_next_page=window.has_next,
+            has_previous_page=window.offset > 0,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
         edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
         nodes=nodes,
     )

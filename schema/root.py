@@ -21,8 +21,15 @@ from schema.vakantieverhuur import VakantieverhuurQuery
 from schema.zaken import ZakenQuery, ZakenStatistiekQuery
 
 QUERIES: tuple[type, ...] = (
-    ZakenQuery, BrpQuery, BagQuery, SignalenQuery, KlantinteractiesQuery, ObjectenQuery, VakantieverhuurQuery,
-    HuishoudboekjeQuery, ZakenStatistiekQuery,
+    ZakenQuery,
+    BrpQuery,
+    BagQuery,
+    SignalenQuery,
+    KlantinteractiesQuery,
+    ObjectenQuery,
+    VakantieverhuurQuery,
+    HuishoudboekjeQuery,
+    ZakenStatistiekQuery,
 )
 
 Query = merge_types("Query", QUERIES)

@@ -7,7 +7,7 @@ checked only when serialised, so a malformed date becomes null with an error at 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NewType
+from typing import Any, NewType
 
 import strawberry
 
@@ -64,8 +64,15 @@ Date = NewType("Date", str)
 DateTime = NewType("DateTime", str)
 
 SCALARS = {
-    Date: strawberry.scalar(name="Date", description="A calendar date, ISO 8601 (YYYY-MM-DD).",
-                            serialize=_date, parse_value=_parse_date),
-    DateTime: strawberry.scalar(name="DateTime", description="A moment, ISO 8601 with offset.",
-                                serialize=_datetime, parse_value=_parse_datetime),
+    Date: strawberry.scalar(
+        name="Date", description="A calendar date, ISO 8601 (YYYY-MM-DD).", serialize=_date, parse_value=_parse_date
+    ),
+    DateTime: strawberry.scalar(
+        name="DateTime", description="A moment, ISO 8601 with offset.", serialize=_datetime, parse_value=_parse_datetime
+    ),
 }
+
+
+def lenient(value: Any) -> Any:
+    """A source's date as the scalar will check it: absent (None or "") is null, anything else is kept."""
+    return None if value is None or value == "" else value

@@ -14,6 +14,7 @@ from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import bounds, window
 from graph.selection import selected_paths
+from graph.tolerant import integer, mapping, text
 from resolvers import signalen as sia
 from schema.relay import Connection, connection
 from schema.scalars import DateTime
@@ -33,9 +34,13 @@ class MeldingStatus:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> MeldingStatus:
-        code = sia.text(d.get("state"))
-        return cls(code=code, omschrijving=sia.text(d.get("state_display")) or sia.STATES.get(code or ""),
-                   toelichting=sia.text(d.get("text")), gezet_op=d.get("created_at"))
+        code = text(d.get("state"))
+        return cls(
+            code=code,
+            omschrijving=text(d.get("state_display")) or sia.STATES.get(code or ""),
+            toelichting=text(d.get("text")),
+            gezet_op=d.get("created_at"),
+        )
 
 
 @strawberry.type(description="A state change in a melding's history.")
@@ -48,8 +53,7 @@ class MeldingStatusWijziging:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> MeldingStatusWijziging:
         code, name = sia.status_from_history(d)
-        return cls(tijdstip=d.get("when"), code=code, omschrijving=name,
-                   toelichting=sia.text(d.get("description")))
+        return cls(tijdstip=d.get("when"), code=code, omschrijving=name, toelichting=text(d.get("description")))
 
 
 @strawberry.type(description="What a melding is about: a sub category within a main category.")
@@ -61,8 +65,12 @@ class MeldingCategorie:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> MeldingCategorie:
-        return cls(hoofdcategorie=sia.text(d.get("main")), subcategorie=sia.text(d.get("sub")),
-                   hoofdcategorie_slug=sia.text(d.get("main_slug")), subcategorie_slug=sia.text(d.get("sub_slug")))
+        return cls(
+            hoofdcategorie=text(d.get("main")),
+            subcategorie=text(d.get("sub")),
+            hoofdcategorie_slug=text(d.get("main_slug")),
+            subcategorie_slug=text(d.get("sub_slug")),
+        )
 
 
 @strawberry.type(description="Where a melding was made.")
@@ -86,22 +94,30 @@ class MeldingLocatie:
 
         found = await bag.adressen(info.context, self._postcode, self._huisnummer, self._huisletter, self._toevoeging)
         for row in found:  # without letter or addition the BAG also lists 12A, 12-2, ...: keep the exact one
-            if ((sia.text(row.get("huisletter")) or "").upper() == (self._huisletter or "").upper()
-                    and (sia.text(row.get("huisnummertoevoeging")) or "").upper() == (self._toevoeging or "").upper()
-                    and sia.number(row.get("huisnummer")) == self._huisnummer):
+            if (
+                (text(row.get("huisletter")) or "").upper() == (self._huisletter or "").upper()
+                and (text(row.get("huisnummertoevoeging")) or "").upper() == (self._toevoeging or "").upper()
+                and integer(row.get("huisnummer")) == self._huisnummer
+            ):
                 return Adres.from_api(row)
         return None
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> MeldingLocatie:
         lon, lat = sia.lon_lat(d)
-        address = sia.mapping(d.get("address"))
-        postcode = sia.text(address.get("postcode")) or sia.text(d.get("postcode"))
-        return cls(lat=lat, lon=lon, buurt=sia.text(d.get("buurt_code")), stadsdeel=sia.text(d.get("stadsdeel")),
-                   adres_tekst=sia.text(d.get("address_text")),
-                   _postcode=postcode.replace(" ", "").upper() if postcode else None,
-                   _huisnummer=sia.number(address.get("huisnummer")), _huisletter=sia.text(address.get("huisletter")),
-                   _toevoeging=sia.text(address.get("huisnummer_toevoeging")))
+        address = mapping(d.get("address"))
+        postcode = text(address.get("postcode")) or text(d.get("postcode"))
+        return cls(
+            lat=lat,
+            lon=lon,
+            buurt=text(d.get("buurt_code")),
+            stadsdeel=text(d.get("stadsdeel")),
+            adres_tekst=text(d.get("address_text")),
+            _postcode=postcode.replace(" ", "").upper() if postcode else None,
+            _huisnummer=integer(address.get("huisnummer")),
+            _huisletter=text(address.get("huisletter")),
+            _toevoeging=text(address.get("huisnummer_toevoeging")),
+        )
 
 
 @strawberry.type(description="A melding openbare ruimte (report about public space) in Signalen.")
@@ -118,7 +134,7 @@ class Melding:
 
     @strawberry.field(description="Every state change, oldest first (one history call per melding).")
     async def statusgeschiedenis(self, info: Info[Context, None]) -> list[MeldingStatusWijziging]:
-        signal_id = sia.number(str(self.id))
+        signal_id = integer(str(self.id))
         if signal_id is None:
             return []
         return [MeldingStatusWijziging.from_api(e) for e in await sia.status_history(info.context, signal_id)]
@@ -129,13 +145,15 @@ class Melding:
         category = d.get("category")
         location = d.get("location")
         return cls(
-            id=strawberry.ID(str(d.get("id", ""))), signal_id=sia.text(d.get("signal_id")),
-            tekst=sia.text(d.get("text")),
+            id=strawberry.ID(str(d.get("id", ""))),
+            signal_id=text(d.get("signal_id")),
+            tekst=text(d.get("text")),
             status=MeldingStatus.from_api(status) if isinstance(status, Mapping) else None,
             categorie=MeldingCategorie.from_api(category) if isinstance(category, Mapping) else None,
             locatie=MeldingLocatie.from_api(location) if isinstance(location, Mapping) else None,
-            aangemaakt_op=d.get("created_at"), bron=sia.text(d.get("source")),
-            prioriteit=sia.text(sia.mapping(d.get("priority")).get("priority")),
+            aangemaakt_op=d.get("created_at"),
+            bron=text(d.get("source")),
+            prioriteit=text(mapping(d.get("priority")).get("priority")),
         )
 
 
@@ -160,20 +178,26 @@ class MeldingGroep:
 class MeldingStatistiek:
     totaal: int = strawberry.field(description="Number of meldingen matching the filters.")
     groepen: list[MeldingGroep] = strawberry.field(
-        description="Non-empty groups, ordered by their values in the order of groepeerOp.")
+        description="Non-empty groups, ordered by their values in the order of groepeerOp."
+    )
     strategie: str = strawberry.field(
-        description="How the source was asked: 'count' (one count per combination) or 'scan' (the list, paged).")
+        description="How the source was asked: 'count' (one count per combination) or 'scan' (the list, paged)."
+    )
 
 
 CategorieArg = Annotated[str | None, strawberry.argument(description="Sub category slug (Signalen category_slug).")]
-HoofdcategorieArg = Annotated[str | None, strawberry.argument(
-    description="Main category slug (maincategory_slug); not together with 'categorie'.")]
+HoofdcategorieArg = Annotated[
+    str | None,
+    strawberry.argument(description="Main category slug (maincategory_slug); not together with 'categorie'."),
+]
 StatusArg = Annotated[list[str] | None, strawberry.argument(description="Signalen state code(s), e.g. ['m', 'b'].")]
 BuurtArg = Annotated[str | None, strawberry.argument(description="Buurt code (Signalen buurt_code).")]
-VanafArg = Annotated[str | None, strawberry.argument(description="Registered at or after this moment.",
-                                                     graphql_type=DateTime | None)]
-TotArg = Annotated[str | None, strawberry.argument(description="Registered at or before this moment.",
-                                                   graphql_type=DateTime | None)]
+VanafArg = Annotated[
+    str | None, strawberry.argument(description="Registered at or after this moment.", graphql_type=DateTime | None)
+]
+TotArg = Annotated[
+    str | None, strawberry.argument(description="Registered at or before this moment.", graphql_type=DateTime | None)
+]
 
 
 async def melding_for(info: Info[Context, None], signal_id: int) -> Melding | None:
@@ -204,11 +228,16 @@ class SignalenQuery:
 
     @strawberry.field(description="Meldingen, newest first, filtered by the source.")
     async def meldingen(
-        self, info: Info[Context, None],
+        self,
+        info: Info[Context, None],
         first: Annotated[int | None, strawberry.argument(description="Page size, at most 100.")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-        categorie: CategorieArg = None, hoofdcategorie: HoofdcategorieArg = None, status: StatusArg = None,
-        buurt: BuurtArg = None, vanaf: VanafArg = None, tot: TotArg = None,
+        categorie: CategorieArg = None,
+        hoofdcategorie: HoofdcategorieArg = None,
+        status: StatusArg = None,
+        buurt: BuurtArg = None,
+        vanaf: VanafArg = None,
+        tot: TotArg = None,
     ) -> Connection[Melding]:
         flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
         offset, count = bounds(first, after)
@@ -218,11 +247,18 @@ class SignalenQuery:
 
     @strawberry.field(description="Counts of meldingen per group, for dashboards; cheap for the source.")
     async def meldingen_statistiek(
-        self, info: Info[Context, None],
-        groepeer_op: Annotated[list[MeldingDimensie], strawberry.argument(
-            description="Dimensions to group by; an empty list gives only the total.")],
-        vanaf: VanafArg = None, tot: TotArg = None, categorie: CategorieArg = None,
-        hoofdcategorie: HoofdcategorieArg = None, status: StatusArg = None, buurt: BuurtArg = None,
+        self,
+        info: Info[Context, None],
+        groepeer_op: Annotated[
+            list[MeldingDimensie],
+            strawberry.argument(description="Dimensions to group by; an empty list gives only the total."),
+        ],
+        vanaf: VanafArg = None,
+        tot: TotArg = None,
+        categorie: CategorieArg = None,
+        hoofdcategorie: HoofdcategorieArg = None,
+        status: StatusArg = None,
+        buurt: BuurtArg = None,
     ) -> MeldingStatistiek:
         flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
         dims: list[str] = list(dict.fromkeys(str(d.value) for d in groepeer_op))
@@ -231,6 +267,13 @@ class SignalenQuery:
         groups = []
         for key, aantal in stats.groups:
             values = dict(zip(dims, key, strict=True))
-            groups.append(MeldingGroep(categorie=values.get(sia.CATEGORIE), status=values.get(sia.STATUS),
-                                       buurt=values.get(sia.BUURT), week=values.get(sia.WEEK), aantal=aantal))
+            groups.append(
+                MeldingGroep(
+                    categorie=values.get(sia.CATEGORIE),
+                    status=values.get(sia.STATUS),
+                    buurt=values.get(sia.BUURT),
+                    week=values.get(sia.WEEK),
+                    aantal=aantal,
+                )
+            )
         return MeldingStatistiek(totaal=stats.total or 0, groepen=groups, strategie=stats.strategy)

@@ -17,6 +17,7 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.tolerant import mapping, text
 from resolvers import bag, brp
 from resolvers import vakantieverhuur as lvv
 from schema.scalars import Date, DateTime
@@ -26,18 +27,6 @@ if TYPE_CHECKING:
     from schema.brp import Persoon
 
 LVV_ZONE = ZoneInfo("Europe/Amsterdam")  # LVV writes local times without an offset
-
-
-def _m(data: Any, key: str) -> Mapping[str, Any]:
-    value = data.get(key) if isinstance(data, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _s(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def _moment(value: Any) -> Any:
@@ -65,10 +54,15 @@ class VakantieverhuurAdres:
     def from_api(cls, d: Mapping[str, Any]) -> VakantieverhuurAdres | None:
         if not d:
             return None
-        postcode = _s(d, "postalCode")
-        return cls(straat=_s(d, "street"), huisnummer=lvv.house_number(d.get("houseNumber")),
-                   huisletter=_s(d, "houseLetter"), huisnummertoevoeging=_s(d, "houseNumberExtension"),
-                   postcode="".join(postcode.split()).upper() if postcode else None, woonplaats=_s(d, "city"))
+        postcode = text(d.get("postalCode"))
+        return cls(
+            straat=text(d.get("street")),
+            huisnummer=lvv.house_number(d.get("houseNumber")),
+            huisletter=text(d.get("houseLetter")),
+            huisnummertoevoeging=text(d.get("houseNumberExtension")),
+            postcode="".join(postcode.split()).upper() if postcode else None,
+            woonplaats=text(d.get("city")),
+        )
 
 
 @strawberry.type(description="Who registered, as the LVV records it (contact details are left out).")
@@ -84,10 +78,15 @@ class VakantieverhuurAanvrager:
     def from_api(cls, d: Mapping[str, Any]) -> VakantieverhuurAanvrager | None:
         if not d:
             return None
-        details = _m(d, "personalDetails")
-        return cls(persoon_type=_s(d, "personType"), voornaam=_s(details, "firstName"),
-                   voorvoegsel=_s(details, "lastNamePrefix"), achternaam=_s(details, "lastName"),
-                   bedrijfsnaam=_s(d, "companyName"), kvk_nummer=_s(d, "kvK"))
+        details = mapping(d.get("personalDetails"))
+        return cls(
+            persoon_type=text(d.get("personType")),
+            voornaam=text(details.get("firstName")),
+            voorvoegsel=text(details.get("lastNamePrefix")),
+            achternaam=text(details.get("lastName")),
+            bedrijfsnaam=text(d.get("companyName")),
+            kvk_nummer=text(d.get("kvK")),
+        )
 
 
 @strawberry.type(description="A holiday-rental registration in the national register (LVV).")
@@ -98,7 +97,8 @@ class VakantieverhuurRegistratie:
     voor_een_ander: bool | None = strawberry.field(description="Whether it was registered on someone else's behalf.")
     adres: VakantieverhuurAdres | None = strawberry.field(description="The rented house, as registered.")
     aanvrager_gegevens: VakantieverhuurAanvrager | None = strawberry.field(
-        description="The requester as LVV records them (name only).")
+        description="The requester as LVV records them (name only)."
+    )
     _bsn: strawberry.Private[str | None]
 
     @strawberry.field(description="The rented house in the BAG (exact match on postcode, number, letter, addition).")
@@ -110,15 +110,25 @@ class VakantieverhuurRegistratie:
 
         found = await bag.adressen(info.context, a.postcode, a.huisnummer, a.huisletter, a.huisnummertoevoeging)
         for candidate in found:
-            if lvv.same_house({"postalCode": candidate.get("postcode"), "houseNumber": candidate.get("huisnummer"),
-                               "houseLetter": candidate.get("huisletter"),
-                               "houseNumberExtension": candidate.get("huisnummertoevoeging")},
-                              a.postcode, a.huisnummer, a.huisletter, a.huisnummertoevoeging):
+            if lvv.same_house(
+                {
+                    "postalCode": candidate.get("postcode"),
+                    "houseNumber": candidate.get("huisnummer"),
+                    "houseLetter": candidate.get("huisletter"),
+                    "houseNumberExtension": candidate.get("huisnummertoevoeging"),
+                },
+                a.postcode,
+                a.huisnummer,
+                a.huisletter,
+                a.huisnummertoevoeging,
+            ):
                 return Adres.from_api(candidate)
         return None
 
-    @strawberry.field(description="The requester as a BRP person; known only when the registration was found "
-                                  "through that person's BSN (an LVV item carries no BSN).")
+    @strawberry.field(
+        description="The requester as a BRP person; known only when the registration was found "
+        "through that person's BSN (an LVV item carries no BSN)."
+    )
     async def aanvrager(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
         if not self._bsn:
             return None
@@ -128,13 +138,17 @@ class VakantieverhuurRegistratie:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any], bsn: str | None = None) -> VakantieverhuurRegistratie:
-        number = _s(d, "registrationNumber") or ""
+        number = text(d.get("registrationNumber")) or ""
         request_for_other = d.get("requestForOther")
-        return cls(registratienummer=number, aangemaakt_op=_moment(d.get("createdAt")),
-                   overeenkomst_datum=_moment(d.get("agreementDate")),
-                   voor_een_ander=request_for_other if isinstance(request_for_other, bool) else None,
-                   adres=VakantieverhuurAdres.from_api(_m(d, "rentalHouse")),
-                   aanvrager_gegevens=VakantieverhuurAanvrager.from_api(_m(d, "requester")), _bsn=bsn)
+        return cls(
+            registratienummer=number,
+            aangemaakt_op=_moment(d.get("createdAt")),
+            overeenkomst_datum=_moment(d.get("agreementDate")),
+            voor_een_ander=request_for_other if isinstance(request_for_other, bool) else None,
+            adres=VakantieverhuurAdres.from_api(mapping(d.get("rentalHouse"))),
+            aanvrager_gegevens=VakantieverhuurAanvrager.from_api(mapping(d.get("requester"))),
+            _bsn=bsn,
+        )
 
 
 async def registraties_for_bsn(info: Info[Context, None], bsn: str) -> list[VakantieverhuurRegistratie]:
@@ -155,10 +169,18 @@ async def registraties_at(info: Info[Context, None], adres: Adres) -> list[Vakan
     result: dict[str, VakantieverhuurRegistratie] = {}
     for bsn, registrations in zip(bsns, per_bsn, strict=True):
         for r in registrations:
-            number = lvv.compact(_s(r, "registrationNumber") or "")
-            if number and number not in result and lvv.same_house(
-                    _m(r, "rentalHouse"), adres.postcode, adres.huisnummer, adres.huisletter,
-                    adres.huisnummertoevoeging):
+            number = lvv.compact(text(r.get("registrationNumber")) or "")
+            if (
+                number
+                and number not in result
+                and lvv.same_house(
+                    mapping(r.get("rentalHouse")),
+                    adres.postcode,
+                    adres.huisnummer,
+                    adres.huisletter,
+                    adres.huisnummertoevoeging,
+                )
+            ):
                 result[number] = VakantieverhuurRegistratie.from_api(r, bsn)
     return list(result.values())
 
@@ -166,16 +188,18 @@ async def registraties_at(info: Info[Context, None], adres: Adres) -> list[Vakan
 @strawberry.type
 class VakantieverhuurQuery:
     @strawberry.field(description="One LVV registration, by its registration number (with or without spaces).")
-    async def vakantieverhuur_registratie(self, info: Info[Context, None],
-                                          registratienummer: str) -> VakantieverhuurRegistratie | None:
+    async def vakantieverhuur_registratie(
+        self, info: Info[Context, None], registratienummer: str
+    ) -> VakantieverhuurRegistratie | None:
         if not lvv.valid_number(registratienummer):
             raise BadRequest("'registratienummer' must be letters and digits (spaces allowed), at most 64.")
         found = await lvv.registration(info.context, registratienummer)
         return VakantieverhuurRegistratie.from_api(found) if found else None
 
     @strawberry.field(description="Holiday-rental registrations a person made, by BSN.")
-    async def vakantieverhuur_registraties(self, info: Info[Context, None],
-                                           burgerservicenummer: str) -> list[VakantieverhuurRegistratie] | None:
+    async def vakantieverhuur_registraties(
+        self, info: Info[Context, None], burgerservicenummer: str
+    ) -> list[VakantieverhuurRegistratie] | None:
         if not brp.valid_bsn(burgerservicenummer):
             raise BadRequest("'burgerservicenummer' must be 9 digits.")
         return await registraties_for_bsn(info, burgerservicenummer)

@@ -13,9 +13,10 @@ from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import window
 from graph.selection import selected_paths
+from graph.tolerant import integer, text
 from resolvers import zgw
 from schema.relay import Connection, connection
-from schema.scalars import Date, DateTime
+from schema.scalars import Date, DateTime, lenient
 
 if TYPE_CHECKING:
     from schema.bag import Adres
@@ -24,15 +25,6 @@ if TYPE_CHECKING:
     from schema.objecten import Object
 
 Raw = strawberry.Private[dict[str, Any]]
-
-
-def _s(data: Mapping[str, Any], key: str) -> str | None:
-    return zgw.text(data.get(key))
-
-
-def _i(data: Mapping[str, Any], key: str) -> int | None:
-    value = data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @strawberry.type(description="A version of a zaaktype in the Catalogi API: what kind of case this is.")
@@ -46,9 +38,14 @@ class ZaakType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> ZaakType:
-        return cls(url=str(d.get("url", "")), identificatie=_s(d, "identificatie"), omschrijving=_s(d, "omschrijving"),
-                   doel=_s(d, "doel"), doorlooptijd=_s(d, "doorlooptijd"),
-                   concept=d.get("concept") if isinstance(d.get("concept"), bool) else None)
+        return cls(
+            url=str(d.get("url", "")),
+            identificatie=text(d.get("identificatie")),
+            omschrijving=text(d.get("omschrijving")),
+            doel=text(d.get("doel")),
+            doorlooptijd=text(d.get("doorlooptijd")),
+            concept=d.get("concept") if isinstance(d.get("concept"), bool) else None,
+        )
 
 
 @strawberry.type(description="A step a case of some zaaktype can be in.")
@@ -60,8 +57,12 @@ class StatusType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> StatusType:
-        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"), volgnummer=_i(d, "volgnummer"),
-                   is_eindstatus=d.get("isEindstatus") if isinstance(d.get("isEindstatus"), bool) else None)
+        return cls(
+            url=str(d.get("url", "")),
+            omschrijving=text(d.get("omschrijving")),
+            volgnummer=integer(d.get("volgnummer")),
+            is_eindstatus=d.get("isEindstatus") if isinstance(d.get("isEindstatus"), bool) else None,
+        )
 
 
 @strawberry.type(description="A status a case was given, at a moment.")
@@ -78,8 +79,12 @@ class Status:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Status:
-        return cls(url=str(d.get("url", "")), datum_status_gezet=d.get("datumStatusGezet"),
-                   statustoelichting=_s(d, "statustoelichting"), _statustype=_s(d, "statustype"))
+        return cls(
+            url=str(d.get("url", "")),
+            datum_status_gezet=lenient(d.get("datumStatusGezet")),
+            statustoelichting=text(d.get("statustoelichting")),
+            _statustype=text(d.get("statustype")),
+        )
 
 
 @strawberry.type(description="The outcome of a closed case.")
@@ -95,7 +100,11 @@ class Resultaat:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Resultaat:
-        return cls(url=str(d.get("url", "")), toelichting=_s(d, "toelichting"), _resultaattype=_s(d, "resultaattype"))
+        return cls(
+            url=str(d.get("url", "")),
+            toelichting=text(d.get("toelichting")),
+            _resultaattype=text(d.get("resultaattype")),
+        )
 
 
 @strawberry.type(description="A kind of outcome a case of some zaaktype can have.")
@@ -105,7 +114,7 @@ class ResultaatType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> ResultaatType:
-        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"))
+        return cls(url=str(d.get("url", "")), omschrijving=text(d.get("omschrijving")))
 
 
 @strawberry.type(description="A kind of role someone can have in a case of some zaaktype.")
@@ -116,8 +125,11 @@ class RolType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> RolType:
-        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"),
-                   omschrijving_generiek=_s(d, "omschrijvingGeneriek"))
+        return cls(
+            url=str(d.get("url", "")),
+            omschrijving=text(d.get("omschrijving")),
+            omschrijving_generiek=text(d.get("omschrijvingGeneriek")),
+        )
 
 
 @strawberry.type(description="An employee involved in a case (betrokkeneType medewerker).")
@@ -131,11 +143,13 @@ class Medewerker:
 class Rol:
     url: str = strawberry.field(description="URL in the Zaken API.")
     betrokkene_type: str | None = strawberry.field(
-        description="natuurlijk_persoon, niet_natuurlijk_persoon, vestiging, organisatorische_eenheid or medewerker.")
+        description="natuurlijk_persoon, niet_natuurlijk_persoon, vestiging, organisatorische_eenheid or medewerker."
+    )
     omschrijving_generiek: str | None = strawberry.field(description="initiator, behandelaar, belanghebbende, ...")
     roltoelichting: str | None = strawberry.field(description="Explanation of the role.")
     inp_bsn: str | None = strawberry.field(
-        description="BSN of the person (natuurlijk_persoon), as recorded with the role.")
+        description="BSN of the person (natuurlijk_persoon), as recorded with the role."
+    )
     medewerker: Medewerker | None = strawberry.field(description="The employee, for betrokkeneType medewerker.")
     _roltype: strawberry.Private[str | None]
 
@@ -156,14 +170,21 @@ class Rol:
     def from_api(cls, d: Mapping[str, Any]) -> Rol:
         ident = d.get("betrokkeneIdentificatie")
         ident = ident if isinstance(ident, Mapping) else {}
-        kind = _s(d, "betrokkeneType")
+        kind = text(d.get("betrokkeneType"))
         return cls(
-            url=str(d.get("url", "")), betrokkene_type=kind, omschrijving_generiek=_s(d, "omschrijvingGeneriek"),
-            roltoelichting=_s(d, "roltoelichting"),
-            inp_bsn=_s(ident, "inpBsn") if kind == "natuurlijk_persoon" else None,
-            medewerker=Medewerker(identificatie=_s(ident, "identificatie"), achternaam=_s(ident, "achternaam"),
-                                  voorletters=_s(ident, "voorletters")) if kind == "medewerker" else None,
-            _roltype=_s(d, "roltype"),
+            url=str(d.get("url", "")),
+            betrokkene_type=kind,
+            omschrijving_generiek=text(d.get("omschrijvingGeneriek")),
+            roltoelichting=text(d.get("roltoelichting")),
+            inp_bsn=text(ident.get("inpBsn")) if kind == "natuurlijk_persoon" else None,
+            medewerker=Medewerker(
+                identificatie=text(ident.get("identificatie")),
+                achternaam=text(ident.get("achternaam")),
+                voorletters=text(ident.get("voorletters")),
+            )
+            if kind == "medewerker"
+            else None,
+            _roltype=text(d.get("roltype")),
         )
 
 
@@ -183,8 +204,11 @@ class ZaakObject:
 
     @strawberry.field(description="The object in the Objects API, for objectType overige.")
     async def object(self, info: Info[Context, None]) -> Annotated[Object, strawberry.lazy("schema.objecten")] | None:
-        if not self.object_url or "objecten" not in info.context.sources or not info.context.sources[
-                "objecten"].owns(self.object_url):
+        if (
+            not self.object_url
+            or "objecten" not in info.context.sources
+            or not info.context.sources["objecten"].owns(self.object_url)
+        ):
             return None
         from schema.objecten import object_for_url
 
@@ -194,9 +218,13 @@ class ZaakObject:
     def from_api(cls, d: Mapping[str, Any]) -> ZaakObject:
         ident = d.get("objectIdentificatie")
         ident = ident if isinstance(ident, Mapping) else {}
-        return cls(url=str(d.get("url", "")), object_type=_s(d, "objectType"),
-                   object_type_overige=_s(d, "objectTypeOverige"), object_url=_s(d, "object"),
-                   _identificatie=_s(ident, "identificatie"))
+        return cls(
+            url=str(d.get("url", "")),
+            object_type=text(d.get("objectType")),
+            object_type_overige=text(d.get("objectTypeOverige")),
+            object_url=text(d.get("object")),
+            _identificatie=text(ident.get("identificatie")),
+        )
 
 
 @strawberry.type(description="A kind of document (Catalogi informatieobjecttype).")
@@ -206,7 +234,7 @@ class InformatieObjectType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> InformatieObjectType:
-        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"))
+        return cls(url=str(d.get("url", "")), omschrijving=text(d.get("omschrijving")))
 
 
 @strawberry.type(description="A document in the Documenten API (enkelvoudig informatieobject).")
@@ -230,11 +258,19 @@ class Document:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Document:
-        return cls(url=str(d.get("url", "")), identificatie=_s(d, "identificatie"), titel=_s(d, "titel"),
-                   creatiedatum=d.get("creatiedatum"), bestandsnaam=_s(d, "bestandsnaam"),
-                   formaat=_s(d, "formaat"), bestandsomvang=_i(d, "bestandsomvang"), auteur=_s(d, "auteur"),
-                   vertrouwelijkheidaanduiding=_s(d, "vertrouwelijkheidaanduiding"), inhoud_url=_s(d, "inhoud"),
-                   _informatieobjecttype=_s(d, "informatieobjecttype"))
+        return cls(
+            url=str(d.get("url", "")),
+            identificatie=text(d.get("identificatie")),
+            titel=text(d.get("titel")),
+            creatiedatum=lenient(d.get("creatiedatum")),
+            bestandsnaam=text(d.get("bestandsnaam")),
+            formaat=text(d.get("formaat")),
+            bestandsomvang=integer(d.get("bestandsomvang")),
+            auteur=text(d.get("auteur")),
+            vertrouwelijkheidaanduiding=text(d.get("vertrouwelijkheidaanduiding")),
+            inhoud_url=text(d.get("inhoud")),
+            _informatieobjecttype=text(d.get("informatieobjecttype")),
+        )
 
 
 @strawberry.type(description="A kind of decision (Catalogi besluittype).")
@@ -244,7 +280,7 @@ class BesluitType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> BesluitType:
-        return cls(url=str(d.get("url", "")), omschrijving=_s(d, "omschrijving"))
+        return cls(url=str(d.get("url", "")), omschrijving=text(d.get("omschrijving")))
 
 
 @strawberry.type(description="A decision in the Besluiten API.")
@@ -271,9 +307,15 @@ class Besluit:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Besluit:
-        return cls(url=str(d.get("url", "")), identificatie=_s(d, "identificatie"),
-                   datum=d.get("datum"), ingangsdatum=d.get("ingangsdatum"),
-                   toelichting=_s(d, "toelichting"), _besluittype=_s(d, "besluittype"), _zaak=_s(d, "zaak"))
+        return cls(
+            url=str(d.get("url", "")),
+            identificatie=text(d.get("identificatie")),
+            datum=lenient(d.get("datum")),
+            ingangsdatum=lenient(d.get("ingangsdatum")),
+            toelichting=text(d.get("toelichting")),
+            _besluittype=text(d.get("besluittype")),
+            _zaak=text(d.get("zaak")),
+        )
 
 
 @strawberry.type(description="A case (zaak) in the Zaken API, with everything linked to it on demand.")
@@ -339,51 +381,63 @@ class Zaak:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Zaak:
         return cls(
-            url=str(d.get("url", "")), uuid=strawberry.ID(str(d.get("uuid", ""))),
-            identificatie=_s(d, "identificatie"), bronorganisatie=_s(d, "bronorganisatie"),
-            omschrijving=_s(d, "omschrijving"), toelichting=_s(d, "toelichting"),
-            registratiedatum=d.get("registratiedatum"), startdatum=d.get("startdatum"),
-            einddatum=d.get("einddatum"), einddatum_gepland=d.get("einddatumGepland"),
-            vertrouwelijkheidaanduiding=_s(d, "vertrouwelijkheidaanduiding"), _raw=dict(d),
+            url=str(d.get("url", "")),
+            uuid=strawberry.ID(str(d.get("uuid", ""))),
+            identificatie=text(d.get("identificatie")),
+            bronorganisatie=text(d.get("bronorganisatie")),
+            omschrijving=text(d.get("omschrijving")),
+            toelichting=text(d.get("toelichting")),
+            registratiedatum=lenient(d.get("registratiedatum")),
+            startdatum=lenient(d.get("startdatum")),
+            einddatum=lenient(d.get("einddatum")),
+            einddatum_gepland=lenient(d.get("einddatumGepland")),
+            vertrouwelijkheidaanduiding=text(d.get("vertrouwelijkheidaanduiding")),
+            _raw=dict(d),
         )
 
 
 STATUS_FILTERS = {"open": True, "afgesloten": False}
 
 
-async def zaken_connection(info: Info[Context, None], first: int | None, after: str | None,
-                           filters: list[tuple[str, str]]) -> Connection[Zaak]:
+async def zaken_connection(
+    info: Info[Context, None], first: int | None, after: str | None, filters: list[tuple[str, str]]
+) -> Connection[Zaak]:
     paths = selected_paths(info)
     expand = zgw.expand_for(zgw.zaak_selection(paths, "nodes", "edges.node"))
-    win = await window(first, after, zgw.PAGE_SIZE,
-                       lambda n: zgw.zaken_page(info.context, n, filters, expand))
+    win = await window(first, after, zgw.PAGE_SIZE, lambda n: zgw.zaken_page(info.context, n, filters, expand))
     return connection(win, Zaak.from_api)
 
 
 @strawberry.type
 class ZakenQuery:
     @strawberry.field(description="One zaak, by its URL in the Zaken API or by its UUID.")
-    async def zaak(self, info: Info[Context, None], url: str | None = None,
-                   uuid: strawberry.ID | None = None) -> Zaak | None:
+    async def zaak(
+        self, info: Info[Context, None], url: str | None = None, uuid: strawberry.ID | None = None
+    ) -> Zaak | None:
         if (url is None) == (uuid is None):
             raise BadRequest("Give exactly one of 'url' and 'uuid'.")
         expand = zgw.expand_for(selected_paths(info))
-        found = (await zgw.zaak_by_url(info.context, url, expand) if url is not None
-                 else await zgw.zaak_by_uuid(info.context, str(uuid), expand))
+        found = (
+            await zgw.zaak_by_url(info.context, url, expand)
+            if url is not None
+            else await zgw.zaak_by_uuid(info.context, str(uuid), expand)
+        )
         return Zaak.from_api(found) if found else None
 
     @strawberry.field(description="Zaken, newest first as the source orders them, optionally filtered.")
     async def zaken(
-        self, info: Info[Context, None],
+        self,
+        info: Info[Context, None],
         first: Annotated[int | None, strawberry.argument(description="Page size, at most 100.")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-        bsn: Annotated[str | None, strawberry.argument(
-            description="Only zaken in which this person (BSN) has a role.")] = None,
+        bsn: Annotated[
+            str | None, strawberry.argument(description="Only zaken in which this person (BSN) has a role.")
+        ] = None,
         zaaktype: Annotated[str | None, strawberry.argument(description="Only zaken of this zaaktype URL.")] = None,
-        status: Annotated[str | None, strawberry.argument(
-            description="'open' (no einddatum yet) or 'afgesloten' (closed).")] = None,
-        identificatie: Annotated[str | None, strawberry.argument(description="Only the zaak with this number.")]
-        = None,
+        status: Annotated[
+            str | None, strawberry.argument(description="'open' (no einddatum yet) or 'afgesloten' (closed).")
+        ] = None,
+        identificatie: Annotated[str | None, strawberry.argument(description="Only the zaak with this number.")] = None,
     ) -> Connection[Zaak]:
         if status is not None and status not in STATUS_FILTERS:
             raise BadRequest("'status' must be 'open' or 'afgesloten'.")
@@ -393,8 +447,7 @@ class ZakenQuery:
         return await zaken_connection(info, first, after, filters)
 
 
-async def zaken_for_bsn(info: Info[Context, None], bsn: str, first: int | None, after: str | None
-                        ) -> Connection[Zaak]:
+async def zaken_for_bsn(info: Info[Context, None], bsn: str, first: int | None, after: str | None) -> Connection[Zaak]:
     """Reverse link Persoon -> zaken in which the person has a role."""
     return await zaken_connection(info, first, after, zgw.zaak_filters(bsn, None, None, None))
 
@@ -426,7 +479,8 @@ class ZaakGroep:
     open: bool | None = strawberry.field(description="True for open zaken (when grouped by OPEN).")
     aantal: int = strawberry.field(description="Number of zaken in the group.")
     gemiddelde_doorlooptijd_dagen: float | None = strawberry.field(
-        description="Average days from startdatum to einddatum over the group's closed zaken.")
+        description="Average days from startdatum to einddatum over the group's closed zaken."
+    )
 
 
 @strawberry.type(description="Counts of zaken, for dashboards.")
@@ -439,7 +493,9 @@ class ZaakStatistiek:
 class ZakenStatistiekQuery:
     @strawberry.field(description="Zaken counted per zaaktype, current status and/or open/closed, with lead times.")
     async def zaken_statistiek(
-        self, info: Info[Context, None], groepeer_op: list[ZaakDimensie],
+        self,
+        info: Info[Context, None],
+        groepeer_op: list[ZaakDimensie],
         vanaf: Annotated[Date | None, strawberry.argument(description="Only zaken started on or after.")] = None,
         tot: Annotated[Date | None, strawberry.argument(description="Only zaken started before.")] = None,
         zaaktype: Annotated[str | None, strawberry.argument(description="Only this zaaktype URL.")] = None,
@@ -465,18 +521,23 @@ class ZakenStatistiekQuery:
             days = [d for z in members if (d := zgw.doorlooptijd_dagen(z)) is not None]
             zaaktype_url = values.get(ZaakDimensie.ZAAKTYPE)
             statustype_url = values.get(ZaakDimensie.STATUS)
-            result.append(ZaakGroep(
-                zaaktype=names.get(zaaktype_url) if zaaktype_url else None, zaaktype_url=zaaktype_url,
-                status=names.get(statustype_url) if statustype_url else None, open=values.get(ZaakDimensie.OPEN),
-                aantal=len(members), gemiddelde_doorlooptijd_dagen=round(sum(days) / len(days), 1) if days else None,
-            ))
+            result.append(
+                ZaakGroep(
+                    zaaktype=names.get(zaaktype_url) if zaaktype_url else None,
+                    zaaktype_url=zaaktype_url,
+                    status=names.get(statustype_url) if statustype_url else None,
+                    open=values.get(ZaakDimensie.OPEN),
+                    aantal=len(members),
+                    gemiddelde_doorlooptijd_dagen=round(sum(days) / len(days), 1) if days else None,
+                )
+            )
         result.sort(key=lambda g: (-g.aantal, g.zaaktype or "", g.status or "", str(g.open)))
         return ZaakStatistiek(totaal=len(rows), groepen=result)
 
 
 def _dimension(zaak: Mapping[str, Any], dim: ZaakDimensie) -> Any:
     if dim is ZaakDimensie.ZAAKTYPE:
-        return zgw.text(zaak.get("zaaktype"))
+        return text(zaak.get("zaaktype"))
     if dim is ZaakDimensie.STATUS:
         return zgw.current_statustype(zaak)
     return zaak.get("einddatum") in (None, "")

@@ -68,8 +68,7 @@ class Gateway:
 
     def reset_counts(self) -> None:
         for sim in {id(s): s for s in self.world.simulators.values()}.values():
-            sim.counts.clear()
-            sim.recent.clear()
+            sim.reset_counts()
 
     def calls(self, source: str) -> list[dict[str, Any]]:
         """Requests the named source received since the last reset (only that source's base path)."""

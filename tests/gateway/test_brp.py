@@ -1,0 +1,92 @@
+"""Persons: field minimisation per selection, relatives as full persons, residents of an address."""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+
+from demo.runner import Municipal
+from graph.app import create_app
+from graph.config import from_mapping
+from tests.conftest import Gateway
+
+
+def family(demo: Municipal):
+    return next(p for p in demo.data.personen.values() if p.partner_bsns and p.kind_bsns)
+
+
+async def test_different_field_sets_are_fetched_apart_and_not_mixed(gateway: Gateway, demo: Municipal) -> None:
+    person = family(demo)
+    gateway.reset_counts()
+    result = await gateway.query(
+        """query($bsn: String!) { kort: persoon(burgerservicenummer: $bsn) { naam { geslachtsnaam } }
+           lang: persoon(burgerservicenummer: $bsn) { naam { geslachtsnaam } geboorte { datum { datum } } } }""",
+        {"bsn": person.bsn})
+    assert "errors" not in result
+    assert result["data"]["lang"]["geboorte"]["datum"]["datum"] == person.geboortedatum.isoformat()
+    bodies = sorted((c["body"]["fields"] for c in gateway.calls("brp")), key=len)
+    assert bodies == [["burgerservicenummer", "naam.geslachtsnaam"],
+                      ["burgerservicenummer", "geboorte.datum", "naam.geslachtsnaam"]]
+
+
+async def test_relatives_are_full_persons_in_one_batch(gateway: Gateway, demo: Municipal) -> None:
+    person = family(demo)
+    gateway.reset_counts()
+    result = await gateway.query(
+        """query($bsn: String!) { persoon(burgerservicenummer: $bsn) { partners { naam { voornamen } leeftijd }
+           kinderen { naam { voornamen } leeftijd } } }""", {"bsn": person.bsn})
+    assert "errors" not in result
+    found = result["data"]["persoon"]
+    expected = {demo.data.personen[b].voornamen for b in person.partner_bsns + person.kind_bsns}
+    assert {p["naam"]["voornamen"] for p in found["partners"] + found["kinderen"]} == expected
+    calls = gateway.calls("brp")
+    assert len(calls) == 2  # the person, then partners and children together
+    assert sorted(calls[1]["body"]["burgerservicenummer"]) == sorted(set(person.partner_bsns + person.kind_bsns))
+    assert sorted(calls[1]["body"]["fields"]) == ["burgerservicenummer", "leeftijd", "naam.voornamen"]
+
+
+async def test_many_persons_go_in_batches_of_twenty(gateway: Gateway, demo: Municipal) -> None:
+    bsns = sorted(demo.data.personen)[:45]
+    gateway.reset_counts()
+    result = await gateway.query("query($b: [String!]!) { personen(burgerservicenummers: $b) { burgerservicenummer } }",
+                                 {"b": bsns})
+    assert sorted(p["burgerservicenummer"] for p in result["data"]["personen"]) == bsns  # deceased included
+    assert [len(c["body"]["burgerservicenummer"]) for c in gateway.calls("brp")] == [20, 20, 5]
+    assert len(gateway.calls("brp")) == math.ceil(45 / 20)
+
+
+async def test_residents_of_an_address(gateway: Gateway, demo: Municipal) -> None:
+    person = family(demo)
+    assert person.nummeraanduiding_id
+    result = await gateway.query(
+        "query($id: String!) { adres(nummeraanduidingIdentificatie: $id) { postcode bewoners { burgerservicenummer } "
+        "adresseerbaarObject { oppervlakte panden { oorspronkelijkBouwjaar } } } }", {"id": person.nummeraanduiding_id})
+    assert "errors" not in result
+    adres = result["data"]["adres"]
+    expected = {p.bsn for p in demo.data.personen.values()
+                if p.adresseerbaar_object_id == person.adresseerbaar_object_id and p.overlijdensdatum is None}
+    assert {b["burgerservicenummer"] for b in adres["bewoners"]} == expected
+    vo = demo.data.verblijfsobjecten[person.adresseerbaar_object_id]
+    assert adres["adresseerbaarObject"]["oppervlakte"] == vo.oppervlakte
+    assert [p["oorspronkelijkBouwjaar"] for p in adres["adresseerbaarObject"]["panden"]] == [
+        demo.data.panden[p].oorspronkelijk_bouwjaar for p in vo.pand_ids]
+
+
+async def test_fan_out_is_concurrent_and_bounded_by_max_concurrency(demo: Municipal) -> None:
+    config = {**demo.config, "sources": {k: dict(v) for k, v in demo.config["sources"].items()}}
+    config["sources"]["bag"]["max_concurrency"] = 3
+    app = create_app(from_mapping(config, {}))
+    bag = demo.simulators["bag"]
+    people = [p for p in demo.data.personen.values() if p.nummeraanduiding_id][:12]
+    addresses = {p.nummeraanduiding_id for p in people}
+    bag.behaviour.update({"latency_ms": 40})
+    bag.reset_counts()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        response = await client.post("/graphql", json={
+            "query": "query($b: [String!]!) { personen(burgerservicenummers: $b) { verblijfplaats { adres "
+                     "{ postcode } } } }", "variables": {"b": [p.bsn for p in people]}})
+    await app.state.sources.aclose()
+    assert "errors" not in response.json()
+    assert sum(bag.counts.values()) == len(addresses)
+    assert 1 < bag.max_inflight <= 3
