@@ -11,12 +11,12 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest
-from graph.paging import window
+from graph.paging import bounds, window
 from graph.selection import selected_paths
 from graph.tolerant import boolean, text, valid_uuid
 from resolvers import klantinteracties as ok
 from resolvers import zgw
-from schema.relay import Connection, connection
+from schema.relay import Connection, lazy_connection
 from schema.scalars import DateTime
 
 if TYPE_CHECKING:
@@ -176,8 +176,13 @@ class KlantinteractiesQuery:
     ) -> Connection[Partij] | None:
         filters = ok.bsn_filters(_bsn(bsn)) if bsn is not None else []
         expand = ok.partij_expand(zgw.zaak_selection(selected_paths(info), "nodes", "edges.node"))
-        win = await window(first, after, ok.PAGE_SIZE, lambda n: ok.page(info.context, "/partijen", n, filters, expand))
-        return connection(win, Partij.from_api)
+        bounds(first, after)
+        return lazy_connection(
+            lambda: window(
+                first, after, ok.PAGE_SIZE, lambda n: ok.page(info.context, "/partijen", n, filters, expand)
+            ),
+            Partij.from_api,
+        )
 
     @strawberry.field(description="One klantcontact from Open Klant, by UUID.")
     async def klantcontact(self, info: Info[Context, None], uuid: strawberry.ID) -> Klantcontact | None:
@@ -193,10 +198,13 @@ class KlantinteractiesQuery:
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> Connection[Klantcontact] | None:
         expand = ok.klantcontact_expand(zgw.zaak_selection(selected_paths(info), "nodes", "edges.node"))
-        win = await window(
-            first, after, ok.PAGE_SIZE, lambda n: ok.page(info.context, "/klantcontacten", n, [], expand)
+        bounds(first, after)
+        return lazy_connection(
+            lambda: window(
+                first, after, ok.PAGE_SIZE, lambda n: ok.page(info.context, "/klantcontacten", n, [], expand)
+            ),
+            Klantcontact.from_api,
         )
-        return connection(win, Klantcontact.from_api)
 
 
 async def klantcontacten_over_zaak(info: Info[Context, None], zaak_uuid: str) -> list[Klantcontact]:

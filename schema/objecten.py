@@ -16,7 +16,7 @@ from graph.errors import BadRequest
 from graph.paging import bounds, window
 from graph.tolerant import text, valid_uuid
 from resolvers import objecten as ob
-from schema.relay import Connection, connection
+from schema.relay import Connection, lazy_connection
 from schema.scalars import Date
 
 if TYPE_CHECKING:
@@ -132,8 +132,10 @@ class ObjectenQuery:
             if not objecttype.strip():
                 raise BadRequest("'objecttype' must be a name or a URL.")
             filters.insert(0, ("type", await ob.objecttype_url(info.context, objecttype)))
-        win = await window(first, after, ob.PAGE_SIZE, lambda n: ob.objects_page(info.context, n, filters))
-        return connection(win, Object.from_api)
+        return lazy_connection(
+            lambda: window(first, after, ob.PAGE_SIZE, lambda n: ob.objects_page(info.context, n, filters)),
+            Object.from_api,
+        )
 
 
 async def object_for_url(info: Info[Context, None], url: str) -> Object | None:

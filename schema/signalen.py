@@ -16,7 +16,7 @@ from graph.paging import bounds, window
 from graph.selection import selected_paths
 from graph.tolerant import integer, mapping, text
 from resolvers import signalen as sia
-from schema.relay import Connection, connection
+from schema.relay import Connection, lazy_connection
 from schema.scalars import DateTime
 
 if TYPE_CHECKING:
@@ -242,8 +242,9 @@ class SignalenQuery:
         flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
         offset, count = bounds(first, after)
         size = sia.window_page_size(offset, count)
-        win = await window(first, after, size, lambda n: sia.newest_page(info.context, flt, n, size))
-        return connection(win, Melding.from_api)
+        return lazy_connection(
+            lambda: window(first, after, size, lambda n: sia.newest_page(info.context, flt, n, size)), Melding.from_api
+        )
 
     @strawberry.field(description="Counts of meldingen per group, for dashboards; cheap for the source.")
     async def meldingen_statistiek(

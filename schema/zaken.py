@@ -11,11 +11,11 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest
-from graph.paging import window
+from graph.paging import bounds, window
 from graph.selection import selected_paths
 from graph.tolerant import integer, text
 from resolvers import zgw
-from schema.relay import Connection, connection
+from schema.relay import Connection, lazy_connection
 from schema.scalars import Date, DateTime, lenient
 
 if TYPE_CHECKING:
@@ -402,10 +402,12 @@ STATUS_FILTERS = {"open": True, "afgesloten": False}
 async def zaken_connection(
     info: Info[Context, None], first: int | None, after: str | None, filters: list[tuple[str, str]]
 ) -> Connection[Zaak]:
-    paths = selected_paths(info)
-    expand = zgw.expand_for(zgw.zaak_selection(paths, "nodes", "edges.node"))
-    win = await window(first, after, zgw.PAGE_SIZE, lambda n: zgw.zaken_page(info.context, n, filters, expand))
-    return connection(win, Zaak.from_api)
+    bounds(first, after)  # bad paging is the caller's error, reported on the field itself
+    expand = zgw.expand_for(zgw.zaak_selection(selected_paths(info), "nodes", "edges.node"))
+    return lazy_connection(
+        lambda: window(first, after, zgw.PAGE_SIZE, lambda n: zgw.zaken_page(info.context, n, filters, expand)),
+        Zaak.from_api,
+    )
 
 
 @strawberry.type

@@ -143,6 +143,17 @@ async def test_failing_source_nulls_only_its_fields(gateway: Gateway, demo: Muni
     assert not any("Injected" in e["message"] or "http" in e["message"] for e in errors)
 
 
+async def test_a_failing_zaken_source_keeps_other_root_fields(gateway: Gateway, demo: Municipal) -> None:
+    bsn = next(iter(demo.data.personen))
+    demo.simulators["zaken"].behaviour.update({"error_rate": 1.0, "error_status": 503})
+    gateway.reset_counts()
+    result = await gateway.query('query($bsn: String!) { persoon(burgerservicenummer: $bsn) { burgerservicenummer }'
+                                 " zaken(first: 2) { totalCount nodes { uuid } } }", {"bsn": bsn})
+    assert result["data"] == {"persoon": {"burgerservicenummer": bsn}, "zaken": {"totalCount": None, "nodes": None}}
+    assert {tuple(e["path"]) for e in result["errors"]} == {("zaken", "totalCount"), ("zaken", "nodes")}
+    assert len(gateway.calls("zaken")) == 1  # one page fetch, shared by both fields
+
+
 async def test_statistics_agree_with_the_data(gateway: Gateway, demo: Municipal) -> None:
     result = await gateway.query("{ zakenStatistiek(groepeerOp: [ZAAKTYPE, OPEN]) { totaal groepen "
                                  "{ zaaktype open aantal gemiddeldeDoorlooptijdDagen } } }")
