@@ -30,7 +30,10 @@ def serve(
     from graph.app import create_app
 
     settings = cfg.load(config)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    # no access log: a GET query string can hold a BSN, and logs must not collect personal data
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
+    )
 
 
 @app.command()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import orjson
@@ -129,6 +130,7 @@ class Source:
         self.config = config
         self.name = config.name
         self.base_url = config.url
+        self._base = urlsplit(config.url)
         self.stages = list(default_stages(config) if stages is None else stages)
         limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
         self.client = httpx.AsyncClient(
@@ -148,8 +150,17 @@ class Source:
         return chain
 
     def owns(self, url: str) -> bool:
-        """Whether a followed link points into this source (routing on host and path prefix)."""
-        return url == self.base_url or url.startswith(self.base_url + "/")
+        """Whether a followed link points into this source: same scheme, host and port, and a path below the
+        base path with no dot segments (``base/../other`` would reach another API with these credentials)."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        if "\\" in url or parts.scheme != self._base.scheme or parts.netloc.lower() != self._base.netloc.lower():
+            return False
+        if any(segment in {".", ".."} for segment in unquote(parts.path).split("/")):
+            return False
+        return parts.path == self._base.path or parts.path.startswith(self._base.path + "/")
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base_url + path

@@ -14,7 +14,15 @@ from graph.paging import parse_page
 
 BAG = "bag"
 HAL = {"Accept": "application/hal+json"}
-OBJECT_TYPES = ("verblijfsobject", "ligplaats", "standplaats")
+OBJECT_TYPES = (
+    "verblijfsobject",
+    "ligplaats",
+    "standplaats",
+    "pand",
+    "nummeraanduiding",
+    "openbareRuimte",
+    "woonplaats",
+)
 
 
 async def get(ctx: Context, path: str, params: tuple[tuple[str, str], ...] = ()) -> Any:
@@ -34,17 +42,18 @@ async def _get_many(ctx: Context, keys: list[tuple[str, tuple[tuple[str, str], .
 
 
 def unwrap(body: Any) -> tuple[str | None, dict[str, Any]]:
-    """(type, fields) of a single BAG object however deeply the release wraps it."""
+    """(type, fields) of a single BAG object however deeply the release wraps it.
+
+    A wrapper holds the object under its type's name, next to ``_links``/``_embedded`` and, when data is
+    under investigation, ``inonderzoek``: descend into the type key whatever else stands beside it.
+    """
     kind: str | None = None
     node = body
     while isinstance(node, Mapping):
-        keys = [k for k in node if not k.startswith("_")]
-        inner = [k for k in keys if isinstance(node[k], Mapping)]
-        if len(keys) == 1 and inner:
-            kind = keys[0]
-            node = node[keys[0]]
-            continue
-        break
+        inner = next((k for k in OBJECT_TYPES if isinstance(node.get(k), Mapping)), None)
+        if inner is None:
+            break
+        kind, node = inner, node[inner]
     return kind, dict(node) if isinstance(node, Mapping) else {}
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graph.context import Context
-from graph.errors import SourceError
+from graph.errors import ResultTooLarge, SourceError
 
 BRP = "brp"
 BATCH = 20
@@ -49,7 +49,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "verblijfplaats.nummeraanduidingIdentificatie": ("verblijfplaats.nummeraanduidingIdentificatie",),
     "verblijfplaats.adres": ("verblijfplaats.nummeraanduidingIdentificatie",),
     "verblijfplaats.adresseerbaarObject": ("verblijfplaats.adresseerbaarObjectIdentificatie",),
-    "verblijfplaats.type": ("verblijfplaats.type",),
+    "verblijfplaats.type": ("verblijfplaats.datumVan",),  # type is not a field: it comes with any other
     "partners": ("partners.burgerservicenummer",),
     "ouders": ("ouders.burgerservicenummer",),
     "kinderen": ("kinderen.burgerservicenummer",),
@@ -58,17 +58,21 @@ ALWAYS = ("burgerservicenummer",)  # fields must never be empty, and the gateway
 
 
 def brp_fields(selected: Iterable[str]) -> tuple[str, ...]:
-    """The BRP ``fields`` for a Persoon selection (paths relative to the Persoon)."""
+    """The BRP ``fields`` for a Persoon selection (paths relative to the Persoon).
+
+    Only the deepest selected paths count: selecting ``verblijfplaats { postcode }`` asks for the postcode,
+    not for the whole verblijfplaats group that the parent path alone would map to.
+    """
+    paths = set(selected)
+    leaves = [p for p in paths if not any(other.startswith(p + ".") for other in paths)]
     wanted: dict[str, None] = dict.fromkeys(ALWAYS)
-    for path in selected:
+    for path in leaves:
         parts = path.split(".")
         for n in range(len(parts), 0, -1):
             found = FIELDS.get(".".join(parts[:n]))
             if found:
                 wanted.update(dict.fromkeys(found))
                 break
-    if "verblijfplaats" in wanted:  # the whole group already includes its parts
-        wanted = {k: None for k in wanted if not k.startswith("verblijfplaats.")}
     return tuple(sorted(wanted))
 
 
@@ -115,7 +119,12 @@ async def _bewoners(ctx: Context, ids: list[str]) -> list[Any]:
             "adresseerbaarObjectIdentificatie": adresseerbaar_object_id,
             "fields": ["burgerservicenummer"],
         }
-        found = _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
+        try:
+            found = _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
+        except SourceError as exc:
+            if exc.status == 400:  # the only refusal of a well-formed address search: more than 10 hits
+                raise ResultTooLarge("More than 10 people live at this address; the BRP names at most 10.") from None
+            raise
         return [p["burgerservicenummer"] for p in found if isinstance(p.get("burgerservicenummer"), str)]
 
     return list(await asyncio.gather(*(one(i) for i in ids), return_exceptions=True))

@@ -86,7 +86,7 @@ class Partij:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Partij:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             uuid=strawberry.ID(str(d.get("uuid", ""))),
             nummer=text(d.get("nummer")),
             soort_partij=text(d.get("soortPartij")),
@@ -132,7 +132,7 @@ class Klantcontact:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Klantcontact:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             uuid=strawberry.ID(str(d.get("uuid", ""))),
             nummer=text(d.get("nummer")),
             kanaal=text(d.get("kanaal")),

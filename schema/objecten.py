@@ -35,7 +35,7 @@ class ObjectType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> ObjectType:
-        return cls(url=str(d.get("url", "")), name=text(d.get("name")), name_plural=text(d.get("namePlural")))
+        return cls(url=text(d.get("url")) or "", name=text(d.get("name")), name_plural=text(d.get("namePlural")))
 
 
 @strawberry.type(description="Where the object is: a GeoJSON geometry in WGS84 (EPSG:4326).")
@@ -87,7 +87,7 @@ class Object:
         raw_data = record.get("data")
         data: Any = raw_data if isinstance(raw_data, (Mapping, list)) else None
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             uuid=strawberry.ID(str(d.get("uuid", ""))),
             data=data,
             geometrie=Geometrie.from_api(record.get("geometry")),

@@ -13,7 +13,7 @@ from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import bounds, window
 from graph.selection import selected_paths
-from graph.tolerant import integer, text
+from graph.tolerant import integer, text, valid_uuid
 from resolvers import zgw
 from schema.relay import Connection, lazy_connection
 from schema.scalars import Date, DateTime, lenient
@@ -39,7 +39,7 @@ class ZaakType:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> ZaakType:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             identificatie=text(d.get("identificatie")),
             omschrijving=text(d.get("omschrijving")),
             doel=text(d.get("doel")),
@@ -58,7 +58,7 @@ class StatusType:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> StatusType:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             omschrijving=text(d.get("omschrijving")),
             volgnummer=integer(d.get("volgnummer")),
             is_eindstatus=d.get("isEindstatus") if isinstance(d.get("isEindstatus"), bool) else None,
@@ -80,7 +80,7 @@ class Status:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Status:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             datum_status_gezet=lenient(d.get("datumStatusGezet")),
             statustoelichting=text(d.get("statustoelichting")),
             _statustype=text(d.get("statustype")),
@@ -101,7 +101,7 @@ class Resultaat:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Resultaat:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             toelichting=text(d.get("toelichting")),
             _resultaattype=text(d.get("resultaattype")),
         )
@@ -114,7 +114,7 @@ class ResultaatType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> ResultaatType:
-        return cls(url=str(d.get("url", "")), omschrijving=text(d.get("omschrijving")))
+        return cls(url=text(d.get("url")) or "", omschrijving=text(d.get("omschrijving")))
 
 
 @strawberry.type(description="A kind of role someone can have in a case of some zaaktype.")
@@ -126,7 +126,7 @@ class RolType:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> RolType:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             omschrijving=text(d.get("omschrijving")),
             omschrijving_generiek=text(d.get("omschrijvingGeneriek")),
         )
@@ -172,7 +172,7 @@ class Rol:
         ident = ident if isinstance(ident, Mapping) else {}
         kind = text(d.get("betrokkeneType"))
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             betrokkene_type=kind,
             omschrijving_generiek=text(d.get("omschrijvingGeneriek")),
             roltoelichting=text(d.get("roltoelichting")),
@@ -219,7 +219,7 @@ class ZaakObject:
         ident = d.get("objectIdentificatie")
         ident = ident if isinstance(ident, Mapping) else {}
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             object_type=text(d.get("objectType")),
             object_type_overige=text(d.get("objectTypeOverige")),
             object_url=text(d.get("object")),
@@ -234,7 +234,7 @@ class InformatieObjectType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> InformatieObjectType:
-        return cls(url=str(d.get("url", "")), omschrijving=text(d.get("omschrijving")))
+        return cls(url=text(d.get("url")) or "", omschrijving=text(d.get("omschrijving")))
 
 
 @strawberry.type(description="A document in the Documenten API (enkelvoudig informatieobject).")
@@ -259,7 +259,7 @@ class Document:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Document:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             identificatie=text(d.get("identificatie")),
             titel=text(d.get("titel")),
             creatiedatum=lenient(d.get("creatiedatum")),
@@ -280,7 +280,7 @@ class BesluitType:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> BesluitType:
-        return cls(url=str(d.get("url", "")), omschrijving=text(d.get("omschrijving")))
+        return cls(url=text(d.get("url")) or "", omschrijving=text(d.get("omschrijving")))
 
 
 @strawberry.type(description="A decision in the Besluiten API.")
@@ -308,7 +308,7 @@ class Besluit:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Besluit:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             identificatie=text(d.get("identificatie")),
             datum=lenient(d.get("datum")),
             ingangsdatum=lenient(d.get("ingangsdatum")),
@@ -381,7 +381,7 @@ class Zaak:
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Zaak:
         return cls(
-            url=str(d.get("url", "")),
+            url=text(d.get("url")) or "",
             uuid=strawberry.ID(str(d.get("uuid", ""))),
             identificatie=text(d.get("identificatie")),
             bronorganisatie=text(d.get("bronorganisatie")),
@@ -418,6 +418,8 @@ class ZakenQuery:
     ) -> Zaak | None:
         if (url is None) == (uuid is None):
             raise BadRequest("Give exactly one of 'url' and 'uuid'.")
+        if uuid is not None and not valid_uuid(str(uuid)):
+            raise BadRequest("'uuid' must be a UUID.")
         expand = zgw.expand_for(selected_paths(info))
         found = (
             await zgw.zaak_by_url(info.context, url, expand)
@@ -475,14 +477,23 @@ class ZaakDimensie(enum.Enum):
 
 @strawberry.type(description="One group of zaken and its numbers; only the grouped-by fields are set.")
 class ZaakGroep:
-    zaaktype: str | None = strawberry.field(description="Zaaktype omschrijving (when grouped by ZAAKTYPE).")
     zaaktype_url: str | None = strawberry.field(description="Zaaktype URL (when grouped by ZAAKTYPE).")
-    status: str | None = strawberry.field(description="Current statustype omschrijving (when grouped by STATUS).")
+    statustype_url: str | None = strawberry.field(description="Current statustype URL (when grouped by STATUS).")
     open: bool | None = strawberry.field(description="True for open zaken (when grouped by OPEN).")
     aantal: int = strawberry.field(description="Number of zaken in the group.")
     gemiddelde_doorlooptijd_dagen: float | None = strawberry.field(
         description="Average days from startdatum to einddatum over the group's closed zaken."
     )
+
+    @strawberry.field(description="Zaaktype omschrijving (when grouped by ZAAKTYPE), from the Catalogi API.")
+    async def zaaktype(self, info: Info[Context, None]) -> str | None:
+        found = await zgw.follow(info.context, self.zaaktype_url)
+        return text(found.get("omschrijving")) if found else None
+
+    @strawberry.field(description="Current statustype omschrijving (when grouped by STATUS).")
+    async def status(self, info: Info[Context, None]) -> str | None:
+        found = await zgw.follow(info.context, self.statustype_url)
+        return text(found.get("omschrijving")) if found else None
 
 
 @strawberry.type(description="Counts of zaken, for dashboards.")
@@ -512,7 +523,8 @@ class ZakenStatistiekQuery:
             filters.append(("startdatum__lt", str(tot)))
         expand = ["status", "status.statustype"] if ZaakDimensie.STATUS in dims else []
         rows = await zgw.scan_zaken(info.context, filters, expand)
-        names = await _names(info.context, rows, dims)
+        for zaak in rows:  # the inline statustypes serve the group names: prime each distinct one once
+            zgw.prime_statustype(info.context, zaak)
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for zaak in rows:
             key = tuple(_dimension(zaak, d) for d in dims)
@@ -521,19 +533,16 @@ class ZakenStatistiekQuery:
         for key, members in groups.items():
             values = dict(zip(dims, key, strict=True))
             days = [d for z in members if (d := zgw.doorlooptijd_dagen(z)) is not None]
-            zaaktype_url = values.get(ZaakDimensie.ZAAKTYPE)
-            statustype_url = values.get(ZaakDimensie.STATUS)
             result.append(
                 ZaakGroep(
-                    zaaktype=names.get(zaaktype_url) if zaaktype_url else None,
-                    zaaktype_url=zaaktype_url,
-                    status=names.get(statustype_url) if statustype_url else None,
+                    zaaktype_url=values.get(ZaakDimensie.ZAAKTYPE),
+                    statustype_url=values.get(ZaakDimensie.STATUS),
                     open=values.get(ZaakDimensie.OPEN),
                     aantal=len(members),
                     gemiddelde_doorlooptijd_dagen=round(sum(days) / len(days), 1) if days else None,
                 )
             )
-        result.sort(key=lambda g: (-g.aantal, g.zaaktype or "", g.status or "", str(g.open)))
+        result.sort(key=lambda g: (-g.aantal, g.zaaktype_url or "", g.statustype_url or "", str(g.open)))
         return ZaakStatistiek(totaal=len(rows), groepen=result)
 
 
@@ -543,12 +552,3 @@ def _dimension(zaak: Mapping[str, Any], dim: ZaakDimensie) -> Any:
     if dim is ZaakDimensie.STATUS:
         return zgw.current_statustype(zaak)
     return zaak.get("einddatum") in (None, "")
-
-
-async def _names(ctx: Context, rows: list[dict[str, Any]], dims: list[ZaakDimensie]) -> dict[str, str]:
-    """omschrijving per distinct zaaktype/statustype URL: one Catalogi call each (or none, when inline)."""
-    import asyncio
-
-    urls = {v for z in rows for d in dims if d is not ZaakDimensie.OPEN if (v := _dimension(z, d))}
-    found = await asyncio.gather(*(zgw.follow(ctx, u) for u in urls), return_exceptions=True)
-    return {u: str(f.get("omschrijving") or "") for u, f in zip(urls, found, strict=True) if isinstance(f, dict)}

@@ -124,7 +124,9 @@ async def test_sources_route_links_by_longest_prefix_and_refuse_others() -> None
     try:
         assert sources.owner_of("http://h/catalogi/api/v1/zaaktypen/1").name == "catalogi"
         assert sources.owner_of("http://h/zaken/api/v1").name == "zaken"
-        for url in ("http://h/zaken/api/v10/x", "http://evil/zaken/api/v1/x", "http://h/zaken/api/v1@evil/x"):
+        for url in ("http://h/zaken/api/v10/x", "http://evil/zaken/api/v1/x", "http://h/zaken/api/v1@evil/x",
+                    "http://h/zaken/api/v1/../../autorisaties/api/v1/applicaties", "http://h/zaken/api/v1/%2e%2e/x",
+                    "https://h/zaken/api/v1/x", "http://user@h/zaken/api/v1/x", "http://h:81/zaken/api/v1/x"):
             with pytest.raises(SourceError) as caught:
                 sources.owner_of(url)
             assert caught.value.code == "FORBIDDEN_URL"
@@ -158,3 +160,14 @@ async def test_source_sends_credentials_only_to_its_own_host() -> None:
         await source.aclose()
     assert seen[0].headers["X-API-KEY"] == "file-key"
     assert seen[0].headers["content-type"] == "application/json"
+
+
+def test_bag_objects_unwrap_past_investigation_notes_and_double_wrapping() -> None:
+    from resolvers.bag import unwrap
+
+    single = {"pand": {"identificatie": "0999100000000001", "oorspronkelijkBouwjaar": "1931"},
+              "inonderzoek": [{"kenmerk": "oorspronkelijkBouwjaar"}], "_links": {"self": {"href": "x"}}}
+    assert unwrap(single) == ("pand", single["pand"])
+    double = {"verblijfsobject": {"verblijfsobject": {"oppervlakte": 70}, "_links": {}, "inonderzoek": []}}
+    assert unwrap(double) == ("verblijfsobject", {"oppervlakte": 70})
+    assert unwrap({"unexpected": 1}) == (None, {"unexpected": 1})

@@ -90,3 +90,23 @@ async def test_fan_out_is_concurrent_and_bounded_by_max_concurrency(demo: Munici
     assert "errors" not in response.json()
     assert sum(bag.counts.values()) == len(addresses)
     assert 1 < bag.max_inflight <= 3
+
+
+async def test_every_field_the_gateway_can_ask_is_a_valid_brp_field(demo: Municipal) -> None:
+    from resolvers.brp import FIELDS
+
+    entry = demo.config["sources"]["brp"]
+    fields = sorted({f for mapped in FIELDS.values() for f in mapped})
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{demo.urls['brp']}/personen", headers={entry["header"]: entry["key"]}, json={
+            "type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": [family(demo).bsn], "fields": fields})
+    assert response.status_code == 200, response.text
+
+
+async def test_selecting_part_of_a_group_asks_only_for_that_part(gateway: Gateway, demo: Municipal) -> None:
+    gateway.reset_counts()
+    await gateway.query('query($bsn: String!) { persoon(burgerservicenummer: $bsn) { verblijfplaats { postcode '
+                        'adres { huisnummer } } } }', {"bsn": family(demo).bsn})
+    [call] = gateway.calls("brp")
+    assert sorted(call["body"]["fields"]) == ["burgerservicenummer", "verblijfplaats.nummeraanduidingIdentificatie",
+                                              "verblijfplaats.verblijfadres.postcode"]

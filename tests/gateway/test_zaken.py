@@ -154,6 +154,51 @@ async def test_a_failing_zaken_source_keeps_other_root_fields(gateway: Gateway, 
     assert len(gateway.calls("zaken")) == 1  # one page fetch, shared by both fields
 
 
+async def test_documents_of_many_zaken_cost_one_documenten_call(gateway: Gateway, demo: Municipal) -> None:
+    gateway.reset_counts()
+    result = await gateway.query("{ zaken(first: 60) { nodes { uuid zaakobjecten { objectType } documenten { titel } "
+                                 "besluiten { identificatie } } } }")
+    assert "errors" not in result, result.get("errors")
+    nodes = result["data"]["zaken"]["nodes"]
+    for node in nodes:
+        zaak = demo.data.zaken[node["uuid"]]
+        assert sorted(d["titel"] for d in node["documenten"]) == sorted(
+            demo.data.documenten[d].titel for d in zaak.document_uuids)
+        assert len(node["zaakobjecten"]) == len(zaak.zaakobjecten)
+    routes = demo.simulators["zaken"].counts
+    assert routes["GET /zaken/api/v1/zaken"] == 1
+    assert routes["POST /documenten/api/v1/enkelvoudiginformatieobjecten/_zoek"] == 1
+    assert not routes["GET /zaken/api/v1/zaakinformatieobjecten"]
+    assert not routes["GET /zaken/api/v1/zaakobjecten"]  # expanded, and empty lists are not asked again
+    besluiten = routes["GET /besluiten/api/v1/besluiten"]
+    assert besluiten == len(nodes)  # no batch filter exists for besluiten: one list per zaak, each once
+
+
+async def test_a_bsn_filter_never_appears_in_a_url(gateway: Gateway, demo: Municipal) -> None:
+    bsn = next(r.bsn for z in demo.data.zaken.values() for r in z.rollen if r.bsn)
+    gateway.reset_counts()
+    result = await gateway.query('query($bsn: String!) { zaken(bsn: $bsn) { totalCount } '
+                                 'persoon(burgerservicenummer: $bsn) { zaken { totalCount } } }', {"bsn": bsn})
+    expected = sum(1 for z in demo.data.zaken.values() if any(r.bsn == bsn for r in z.rollen))
+    assert result["data"]["zaken"]["totalCount"] == expected
+    assert result["data"]["persoon"]["zaken"]["totalCount"] == expected
+    calls = gateway.calls("zaken")
+    assert calls
+    assert all(bsn not in c["query"] and bsn not in c["path"] for c in calls)
+    assert all(c["method"] == "POST" for c in calls)
+
+
+async def test_an_invalid_uuid_never_spoils_a_batch(gateway: Gateway, demo: Municipal) -> None:
+    zaak = next(iter(demo.data.zaken.values()))
+    bad = await gateway.query('{ zaak(uuid: "ZAAK-1") { uuid } }')
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    both = await gateway.query('query($ok: ID, $odd: String) { a: zaak(uuid: $ok) { identificatie } '
+                               'b: zaak(url: $odd) { identificatie } }',
+                               {"ok": zaak.uuid, "odd": demo.urls["zaken"] + "/zaken/ZAAK-1"})
+    assert both["data"] == {"a": {"identificatie": zaak.identificatie}, "b": None}
+    assert "errors" not in both
+
+
 async def test_statistics_agree_with_the_data(gateway: Gateway, demo: Municipal) -> None:
     result = await gateway.query("{ zakenStatistiek(groepeerOp: [ZAAKTYPE, OPEN]) { totaal groepen "
                                  "{ zaaktype open aantal gemiddeldeDoorlooptijdDagen } } }")
@@ -163,3 +208,44 @@ async def test_statistics_agree_with_the_data(gateway: Gateway, demo: Municipal)
     expected = Counter((demo.data.zaaktype(z.zaaktype_uuid).omschrijving, z.einddatum is None)
                        for z in demo.data.zaken.values())
     assert {(g["zaaktype"], g["open"]): g["aantal"] for g in stats["groepen"]} == dict(expected)
+
+
+async def test_statistics_by_status_name_groups_without_extra_catalogi_calls(gateway: Gateway, demo: Municipal) -> None:
+    gateway.reset_counts()
+    result = await gateway.query("{ zakenStatistiek(groepeerOp: [STATUS]) { totaal groepen { status aantal } } }")
+    assert "errors" not in result, result.get("errors")
+    expected: Counter[str] = Counter()
+    for zaak in demo.data.zaken.values():
+        current = zaak.statussen[-1].statustype_uuid
+        expected[next(s.omschrijving for zt in demo.data.catalogus.zaaktypen for s in zt.statustypen
+                      if s.uuid == current)] += 1
+    found: Counter[str] = Counter()
+    for group in result["data"]["zakenStatistiek"]["groepen"]:
+        found[group["status"]] += group["aantal"]
+    assert found == expected
+    assert not gateway.calls("catalogi")  # names came inline with the expanded statuses
+
+
+async def test_statistics_keep_their_counts_when_catalogi_fails(demo: Municipal) -> None:
+    # Catalogi shares the ZGW host with Zaken in the demo, so the simulator cannot fail it alone: a mock
+    # transport stands in for a Catalogi that answers 503.
+    from graph.app import create_app
+    from graph.config import from_mapping
+    from graph.source import Source, Sources
+
+    config = from_mapping(demo.config, {})
+    sources = {name: Source(cfg) for name, cfg in config.sources.items() if name != "catalogi"}
+    sources["catalogi"] = Source(config.sources["catalogi"],
+                                 transport=httpx.MockTransport(lambda request: httpx.Response(503)))
+    app = create_app(config, sources=Sources(sources))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        result = (await client.post("/graphql", json={
+            "query": "{ zakenStatistiek(groepeerOp: [ZAAKTYPE]) { totaal groepen { zaaktype aantal } } }"})).json()
+    await app.state.sources.aclose()
+    stats = result["data"]["zakenStatistiek"]
+    assert stats["totaal"] == len(demo.data.zaken)
+    assert sum(g["aantal"] for g in stats["groepen"]) == len(demo.data.zaken)
+    assert all(g["zaaktype"] is None for g in stats["groepen"])
+    assert len(result["errors"]) == len(stats["groepen"])
+    assert {e["extensions"]["source"] for e in result["errors"]} == {"catalogi"}
+    assert all(e["path"][-1] == "zaaktype" for e in result["errors"])
