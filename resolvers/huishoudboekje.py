@@ -205,29 +205,40 @@ async def _burgers_batch(ctx: Context, keys: list[tuple[int, str]]) -> list[Any]
     return [found.get(key) for key in keys]
 
 
-async def burger_ids_by_bsn(ctx: Context) -> dict[str, int]:
-    """The request's BSN -> burger id index (one upstream ``burgers { id bsn }`` per request)."""
-    index: dict[str, int] = await ctx.loader("hhb-bsn-index", partial(_index, ctx)).load("all")
-    return index
+async def burger_id_by_bsn(ctx: Context, bsn: str) -> int | None:
+    """The burger id for a BSN. The backend has no lookup by BSN, only a text search (names, BSN, IBANs):
+    every BSN of the request is searched in one document, and only an exact BSN match counts. This reads
+    a handful of candidate records instead of every client's BSN."""
+    found: int | None = await ctx.loader("hhb-bsn", partial(_search_bsns, ctx)).load(bsn)
+    return found
 
 
-async def _index(ctx: Context, keys: list[str]) -> list[Any]:
+async def _search_bsns(ctx: Context, bsns: list[str]) -> list[Any]:
+    aliases = {f"b{i}": bsn for i, bsn in enumerate(bsns)}
+    fields = [f'{alias}: burgers(search: "{int(bsn)}") {{ id bsn }}' for alias, bsn in aliases.items()]
     try:
-        data, failed = await run(ctx, ["burgers { id bsn }"], "the burger index")
+        data, failed = await run(ctx, fields, "the burgers by BSN")
     except SourceError as exc:
-        return [exc] * len(keys)
-    rows = data.get("burgers")
-    if failed or not isinstance(rows, list):
-        return [bad_response("the burger index")] * len(keys)
-    index: dict[str, int] = {}
-    for row in rows:
-        if isinstance(row, Mapping) and (bsn := bsn9(row.get("bsn"))) and isinstance(row.get("id"), int):
-            index.setdefault(bsn, row["id"])
-    return [index] * len(keys)
+        return [exc] * len(bsns)
+    result: list[Any] = []
+    for alias, bsn in aliases.items():
+        rows = data.get(alias)
+        if alias in failed or not isinstance(rows, list):
+            result.append(bad_response("the burgers by BSN"))
+            continue
+        exact = [
+            r["id"]
+            for r in rows
+            if isinstance(r, Mapping) and bsn9(r.get("bsn")) == bsn and isinstance(r.get("id"), int)
+        ]
+        result.append(exact[0] if exact else None)
+    return result
 
 
 async def burger_by_bsn(ctx: Context, bsn: str, sel: str) -> dict[str, Any] | None:
-    burger_id = (await burger_ids_by_bsn(ctx)).get(bsn)
+    if not (len(bsn) == 9 and bsn.isdigit()):
+        return None
+    burger_id = await burger_id_by_bsn(ctx, bsn)
     if burger_id is None:
         return None
     return (await burgers_by_id(ctx, [burger_id], sel))[0]

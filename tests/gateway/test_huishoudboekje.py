@@ -133,7 +133,7 @@ async def test_burgers_by_id_are_one_upstream_call(gateway: Any, demo: Any) -> N
     assert "burgers(ids: [3])" in query
 
 
-async def test_burgers_by_bsn_share_one_index_and_one_lookup(gateway: Any, demo: Any) -> None:
+async def test_burgers_by_bsn_share_one_search_and_one_lookup(gateway: Any, demo: Any) -> None:
     burgers = sorted(demo.data.burgers.values(), key=lambda b: b.id)[:3]
     stranger = next(p.bsn for p in demo.data.personen.values() if p.bsn not in {bsn9(b.bsn) for b in burgers}
                     and int(p.bsn) not in {b.bsn for b in demo.data.burgers.values()})
@@ -146,8 +146,11 @@ async def test_burgers_by_bsn_share_one_index_and_one_lookup(gateway: Any, demo:
     for i, bsn in enumerate(bsns + bsns):
         match = next((b for b in burgers if f"{b.bsn:09d}" == bsn), None)
         assert answer["data"][f"x{i}"] == ({"id": match.id, "achternaam": match.achternaam} if match else None)
-    index, lookup = await upstream_queries(gateway)
-    assert field_paths(index) == {"burgers", "burgers.id", "burgers.bsn"}
+    search, lookup = await upstream_queries(gateway)
+    assert field_paths(search) == {"burgers", "burgers.id", "burgers.bsn"}
+    # every distinct BSN is one search alias: never an unfiltered list of every client's BSN
+    assert search.count("burgers(search:") == len(set(bsns))
+    assert all(f'"{int(bsn)}"' in search for bsn in bsns)
     assert f"burgers(ids: [{', '.join(str(b.id) for b in burgers)}])" in lookup
 
 
