@@ -493,7 +493,10 @@ class ZgwSimulator(Simulator):
 
     async def zaak_create(self, request: Request) -> Response:
         """Maak een ZAAK aan."""
-        zaak = new_zaak(self.store, await self._json_body(request), dt.date.today())
+        body = await self._json_body(request)
+        if not isinstance(body, dict):
+            raise validation_error([invalid("nonFieldErrors", "invalid", "Ongeldige data. Verwacht een dictionary.")])
+        zaak = new_zaak(self.store, body, dt.date.today())
         self.store.add_zaak(zaak)
         self._written(zaak, "zaak", self.render.zaak_url(zaak.uuid), "create")
         body = self._cached("/zaken", zaak)
