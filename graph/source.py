@@ -12,6 +12,7 @@ response. Stages are built once per source at start-up, so per-call work stays s
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,22 +81,37 @@ class LimitConcurrency:
 
 
 class RateLimit:
-    """Spaces call starts to at most ``per_second`` (BAG allows 50/s per key), waiting instead of failing."""
+    """Stays under a source's "N requests per rolling second" limit (BAG: 50/s per key).
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / per_second
-        self._clock = clock
-        self._next = 0.0
-        self._lock = asyncio.Lock()
+    A source counts a request when it arrives, which is somewhere between the gateway sending it and the
+    answer coming back. So a call counts from its start until one second after its answer: at most ``limit``
+    calls are in flight or answered within the last second. A burst up to the limit goes at once; calls
+    beyond it wait instead of drawing a 429.
+    """
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.limit = max(1, limit)
+        self._clock, self._sleep = clock, sleep
+        self._inflight = 0
+        self._ends: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()  # waiting callers queue here, so they start in arrival order
 
     async def __call__(self, call: SourceCall, next: Next) -> SourceResponse:
         async with self._lock:
-            now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            await asyncio.sleep(start - now)
-        return await next(call)
+            while True:
+                now = self._clock()
+                while self._ends and now - self._ends[0] >= 1.0:
+                    self._ends.popleft()
+                if self._inflight + len(self._ends) < self.limit:
+                    break
+                await self._sleep(self._ends[0] + 1.0 - now if self._ends else 0.01)
+            self._inflight += 1
+        try:
+            return await next(call)
+        finally:
+            self._inflight -= 1
+            self._ends.append(self._clock())
 
 
 class RaiseForStatus:
@@ -114,7 +130,7 @@ def default_stages(config: SourceConfig) -> list[Stage]:
     stages: list[Stage] = [RaiseForStatus(), LimitConcurrency(config.max_concurrency)]
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
-        stages.append(RateLimit(float(rate) * 0.9))
+        stages.append(RateLimit(int(float(rate) * 0.9)))
     return stages
 
 

@@ -93,28 +93,25 @@ async def test_window_fetches_only_the_pages_that_hold_it() -> None:
     assert fetched == [3]
 
 
-async def test_rate_limit_spaces_call_starts() -> None:
+async def test_rate_limit_lets_a_burst_through_and_holds_the_rest_to_a_rolling_second() -> None:
     clock = [0.0]
-    limit = RateLimit(10, clock=lambda: clock[0])
-    starts: list[float] = []
-
-    async def record(call: SourceCall) -> SourceResponse:
-        starts.append(clock[0])
-        return SourceResponse(200, {}, b"{}", "x")
-
-    original_sleep = asyncio.sleep
 
     async def fake_sleep(seconds: float) -> None:
         clock[0] += seconds
-        await original_sleep(0)
+        await asyncio.sleep(0)
 
-    asyncio.sleep = fake_sleep  # type: ignore[assignment]
-    try:
-        for _ in range(5):
-            await limit(SourceCall("x", "GET", "http://x"), record)
-    finally:
-        asyncio.sleep = original_sleep
-    assert starts == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    limit = RateLimit(3, clock=lambda: clock[0], sleep=fake_sleep)
+    starts: list[float] = []
+
+    async def answer_after_10ms(call: SourceCall) -> SourceResponse:
+        starts.append(clock[0])
+        clock[0] += 0.01
+        return SourceResponse(200, {}, b"{}", "x")
+
+    for _ in range(7):
+        await limit(SourceCall("x", "GET", "http://x"), answer_after_10ms)
+    # three at once; each further call waits until the earliest answer is a second old
+    assert starts == pytest.approx([0.0, 0.01, 0.02, 1.01, 1.02, 1.03, 2.02])
 
 
 async def test_sources_route_links_by_longest_prefix_and_refuse_others() -> None:
