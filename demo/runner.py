@@ -112,7 +112,7 @@ async def serve(world: Municipal, log_level: str = "warning") -> None:
     for sim in unique_simulators(world):
         port = port_of(world.urls[sim.name])
         cfg = uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level=log_level, lifespan="off",
-                             access_log=False)
+                             access_log=False, timeout_graceful_shutdown=1)  # a "hang" must not hold up shutdown
         world.servers.append(uvicorn.Server(cfg))
     await asyncio.gather(*(server.serve() for server in world.servers))
 
