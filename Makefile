@@ -33,3 +33,8 @@ schema: $(BIN)/gemeentegraaf
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+
+# Speed, as ratios against a hand-written minimum over the demo sources (bench/README.md); about 2.5 minutes.
+.PHONY: bench
+bench: $(BIN)/gemeentegraaf
+	$(BIN)/python -m bench.run
