@@ -82,6 +82,17 @@ def bounds(first: int | None, after: str | None, max_first: int = MAX_FIRST) -> 
     return (decode_cursor(after) + 1 if after else 0), count
 
 
+def fitting_page_size(offset: int, count: int, default: int, maximum: int) -> int:
+    """The smallest page size of at least ``count`` whose one page holds the whole window, for sources that
+    let the client choose (``pageSize``): one call, and no items fetched only to be thrown away."""
+    if count <= 0:
+        return default
+    for size in range(count, maximum + 1):
+        if offset // size == (offset + count - 1) // size:
+            return size
+    return default
+
+
 async def window(
     first: int | None, after: str | None, page_size: int, fetch: Callable[[int], Awaitable[Page]]
 ) -> Window:

@@ -89,8 +89,12 @@ class RateLimit:
     beyond it wait instead of drawing a 429.
     """
 
-    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        limit: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.limit = max(1, limit)
         self._clock, self._sleep = clock, sleep
         self._inflight = 0

@@ -21,6 +21,7 @@ from graph.tolerant import mapping, text, valid_uuid
 ZAKEN, CATALOGI, DOCUMENTEN, BESLUITEN = "zaken", "catalogi", "documenten", "besluiten"
 CRS = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}  # mandatory on the /zaken operations
 PAGE_SIZE = 100  # Open Zaak's page size
+MAX_PAGE_SIZE = 500  # Open Zaak's largest ``pageSize``
 ZOEK_BATCH = 100
 
 # GraphQL field of Zaak -> the Zaken expand path that inlines it (nested paths need their parent too).
@@ -69,16 +70,19 @@ def absorb(ctx: Context, obj: Any) -> None:
 # -- Zaken ------------------------------------------------------------------------------------------
 
 
-async def zaken_page(ctx: Context, number: int, filters: list[tuple[str, str]], expand: list[str]) -> Page:
+async def zaken_page(
+    ctx: Context, number: int, filters: list[tuple[str, str]], expand: list[str], size: int = PAGE_SIZE
+) -> Page:
     """One page of zaken. A filter on a BSN goes in a ``_zoek`` body: personal data stays out of URLs and logs."""
     source = ctx.sources[ZAKEN]
+    paging = [("page", str(number))] + ([("pageSize", str(size))] if size != PAGE_SIZE else [])
     if any(name in PERSONAL_FILTERS for name, _ in filters):
         body: dict[str, Any] = dict(filters)
         if expand:
             body["expand"] = ",".join(expand)
-        answer = await source.post("/zaken/_zoek", body, [("page", str(number))], CRS, context=ctx)
+        answer = await source.post("/zaken/_zoek", body, paging, CRS, context=ctx)
     else:
-        params = [*filters, ("page", str(number))]
+        params = [*filters, *paging]
         if expand:
             params.append(("expand", ",".join(expand)))
         answer = await source.get("/zaken", params, headers=CRS, context=ctx)

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest, SourceError
+from graph.selection import selected_paths
 from graph.tolerant import integer, text
 from resolvers import bag, brp
 
@@ -129,7 +130,7 @@ async def adres_for(info: Info[Context, None], nummeraanduiding_id: str) -> Adre
     if not bag.bag_id(nummeraanduiding_id):
         return None
     try:
-        found = await bag.adres(info.context, nummeraanduiding_id)
+        found = await bag.adres(info.context, nummeraanduiding_id, bag.adres_expand(selected_paths(info)))
     except SourceError as exc:
         if exc.code == "NOT_FOUND":
             return None
@@ -175,5 +176,12 @@ class BagQuery:
             raise BadRequest("'postcode' must look like 1234AB.")
         if not 1 <= huisnummer <= 99999:
             raise BadRequest("'huisnummer' must be between 1 and 99999.")
-        found = await bag.adressen(info.context, normalized, huisnummer, huisletter, huisnummertoevoeging)
+        found = await bag.adressen(
+            info.context,
+            normalized,
+            huisnummer,
+            huisletter,
+            huisnummertoevoeging,
+            bag.adres_expand(selected_paths(info)),
+        )
         return [Adres.from_api(a) for a in found]

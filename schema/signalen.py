@@ -92,7 +92,14 @@ class MeldingLocatie:
         from resolvers import bag
         from schema.bag import Adres
 
-        found = await bag.adressen(info.context, self._postcode, self._huisnummer, self._huisletter, self._toevoeging)
+        found = await bag.adressen(
+            info.context,
+            self._postcode,
+            self._huisnummer,
+            self._huisletter,
+            self._toevoeging,
+            bag.adres_expand(selected_paths(info)),
+        )
         for row in found:  # without letter or addition the BAG also lists 12A, 12-2, ...: keep the exact one
             if (
                 (text(row.get("huisletter")) or "").upper() == (self._huisletter or "").upper()

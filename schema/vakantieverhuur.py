@@ -17,6 +17,7 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.selection import selected_paths
 from graph.tolerant import mapping, text
 from resolvers import bag, brp
 from resolvers import vakantieverhuur as lvv
@@ -108,7 +109,14 @@ class VakantieverhuurRegistratie:
             return None
         from schema.bag import Adres
 
-        found = await bag.adressen(info.context, a.postcode, a.huisnummer, a.huisletter, a.huisnummertoevoeging)
+        found = await bag.adressen(
+            info.context,
+            a.postcode,
+            a.huisnummer,
+            a.huisletter,
+            a.huisnummertoevoeging,
+            bag.adres_expand(selected_paths(info)),
+        )
         for candidate in found:
             if lvv.same_house(
                 {

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest
-from graph.paging import bounds, window
+from graph.paging import bounds, fitting_page_size, window
 from graph.selection import selected_paths
 from graph.tolerant import integer, text, valid_uuid
 from resolvers import zgw
@@ -402,10 +402,11 @@ STATUS_FILTERS = {"open": True, "afgesloten": False}
 async def zaken_connection(
     info: Info[Context, None], first: int | None, after: str | None, filters: list[tuple[str, str]]
 ) -> Connection[Zaak]:
-    bounds(first, after)  # bad paging is the caller's error, reported on the field itself
+    offset, count = bounds(first, after)  # bad paging is the caller's error, reported on the field itself
+    size = fitting_page_size(offset, count, zgw.PAGE_SIZE, zgw.MAX_PAGE_SIZE)
     expand = zgw.expand_for(zgw.zaak_selection(selected_paths(info), "nodes", "edges.node"))
     return lazy_connection(
-        lambda: window(first, after, zgw.PAGE_SIZE, lambda n: zgw.zaken_page(info.context, n, filters, expand)),
+        lambda: window(first, after, size, lambda n: zgw.zaken_page(info.context, n, filters, expand, size)),
         Zaak.from_api,
     )
 

@@ -168,3 +168,14 @@ def test_bag_objects_unwrap_past_investigation_notes_and_double_wrapping() -> No
     double = {"verblijfsobject": {"verblijfsobject": {"oppervlakte": 70}, "_links": {}, "inonderzoek": []}}
     assert unwrap(double) == ("verblijfsobject", {"oppervlakte": 70})
     assert unwrap({"unexpected": 1}) == (None, {"unexpected": 1})
+
+
+@pytest.mark.parametrize(("offset", "count", "size"), [(0, 20, 20), (20, 20, 20), (70, 70, 70), (10, 20, 30),
+                                                       (0, 0, 100), (499, 2, 3), (499, 500, 100)])
+def test_fitting_page_size_holds_the_window_in_one_page(offset: int, count: int, size: int) -> None:
+    from graph.paging import fitting_page_size
+
+    found = fitting_page_size(offset, count, 100, 500)
+    assert found == size
+    if count and found != 100:
+        assert offset // found == (offset + count - 1) // found

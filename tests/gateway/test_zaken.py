@@ -41,6 +41,7 @@ async def test_zaken_with_types_and_persons_is_batched(gateway: Gateway, demo: M
     zaaktypen = {demo.data.zaken[n["uuid"]].zaaktype_uuid for n in nodes}
     bsns = {r["inpBsn"] for n in nodes for r in n["rollen"] if r["inpBsn"]}
     catalogi, brp, zaken = gateway.calls("catalogi"), gateway.calls("brp"), gateway.calls("zaken")
+    assert [c["query"] for c in zaken] == ["page=1&pageSize=50&expand=rollen%2Czaaktype"]  # one call, no waste
     assert len(catalogi) <= len(zaaktypen)
     assert len(brp) <= math.ceil(len(bsns) / 20)
     assert not duplicates(catalogi + brp + zaken)
