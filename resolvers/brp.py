@@ -106,28 +106,50 @@ async def _raadpleeg_call(ctx: Context, fields: tuple[str, ...], bsns: list[str]
     return {p["burgerservicenummer"]: p for p in _persons(answer) if isinstance(p.get("burgerservicenummer"), str)}
 
 
-async def bewoners_bsns(ctx: Context, adresseerbaar_object_id: str) -> list[str]:
-    """BSNs of the people registered at a BAG object (the BRP answers at most 10 hits)."""
-    result: list[str] = await ctx.loader("brp-bewoners", lambda ids: _bewoners(ctx, ids)).load(adresseerbaar_object_id)
-    return result
+# What a search answers (PersoonBeperkt): residents asked for no more than this come in one search call.
+SEARCH_FIELDS = frozenset(
+    {
+        "burgerservicenummer",
+        "geslacht",
+        "leeftijd",
+        "naam.voornamen",
+        "naam.voorvoegsel",
+        "naam.geslachtsnaam",
+        "naam.voorletters",
+        "naam.volledigeNaam",
+        "geboorte.datum",
+    }
+)
 
 
-async def _bewoners(ctx: Context, ids: list[str]) -> list[Any]:
-    async def one(adresseerbaar_object_id: str) -> list[str]:
+async def bewoners(ctx: Context, adresseerbaar_object_id: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The people registered at a BAG object, with ``fields``: one search when the search answer carries
+    them all, else the BSNs first and then the persons (batched with every other lookup of the request)."""
+    search_fields = fields if set(fields) <= SEARCH_FIELDS else ("burgerservicenummer",)
+    found: list[dict[str, Any]] = await ctx.loader("brp-bewoners", lambda keys: _bewoners(ctx, keys)).load(
+        (adresseerbaar_object_id, search_fields)
+    )
+    if search_fields == fields:
+        return found
+    bsns = [p["burgerservicenummer"] for p in found if isinstance(p.get("burgerservicenummer"), str)]
+    return [p for p in await personen(ctx, bsns, fields) if p is not None]
+
+
+async def _bewoners(ctx: Context, keys: list[tuple[str, tuple[str, ...]]]) -> list[Any]:
+    async def one(adresseerbaar_object_id: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
         body = {
             "type": "ZoekMetAdresseerbaarObjectIdentificatie",
             "adresseerbaarObjectIdentificatie": adresseerbaar_object_id,
-            "fields": ["burgerservicenummer"],
+            "fields": list(fields),
         }
         try:
-            found = _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
+            return _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
         except SourceError as exc:
             if exc.status == 400:  # the only refusal of a well-formed address search: more than 10 hits
                 raise ResultTooLarge("More than 10 people live at this address; the BRP names at most 10.") from None
             raise
-        return [p["burgerservicenummer"] for p in found if isinstance(p.get("burgerservicenummer"), str)]
 
-    return list(await asyncio.gather(*(one(i) for i in ids), return_exceptions=True))
+    return list(await asyncio.gather(*(one(*key) for key in keys), return_exceptions=True))
 
 
 def _persons(answer: Any) -> list[dict[str, Any]]:

@@ -89,10 +89,13 @@ class Adres:
     ) -> list[Annotated[Persoon, strawberry.lazy("schema.brp")]] | None:
         if not self.adresseerbaar_object_identificatie:
             return []
-        from schema.brp import personen_for
+        from schema.brp import Persoon
 
-        bsns = await brp.bewoners_bsns(info.context, self.adresseerbaar_object_identificatie)
-        return await personen_for(info, bsns)
+        fields = brp.brp_fields(selected_paths(info))
+        return [
+            Persoon.from_api(p)
+            for p in await brp.bewoners(info.context, self.adresseerbaar_object_identificatie, fields)
+        ]
 
     @strawberry.field(description="Reports about public space made at this address (Signalen).")
     async def meldingen(

@@ -172,7 +172,8 @@ async def registraties_at(info: Info[Context, None], adres: Adres) -> list[Vakan
     import asyncio
 
     ctx = info.context
-    bsns = await brp.bewoners_bsns(ctx, adres.adresseerbaar_object_identificatie)
+    residents = await brp.bewoners(ctx, adres.adresseerbaar_object_identificatie, ("burgerservicenummer",))
+    bsns = [p["burgerservicenummer"] for p in residents]
     per_bsn = await asyncio.gather(*(lvv.registrations_for_bsn(ctx, b) for b in bsns))
     result: dict[str, VakantieverhuurRegistratie] = {}
     for bsn, registrations in zip(bsns, per_bsn, strict=True):

@@ -110,3 +110,21 @@ async def test_selecting_part_of_a_group_asks_only_for_that_part(gateway: Gatewa
     [call] = gateway.calls("brp")
     assert sorted(call["body"]["fields"]) == ["burgerservicenummer", "verblijfplaats.nummeraanduidingIdentificatie",
                                               "verblijfplaats.verblijfadres.postcode"]
+
+
+async def test_residents_with_names_are_one_search(gateway: Gateway, demo: Municipal) -> None:
+    person = family(demo)
+    query = ('query($id: String!) { adres(nummeraanduidingIdentificatie: $id) { bewoners { burgerservicenummer '
+             'naam { volledigeNaam } %s } } }')
+    gateway.reset_counts()
+    result = await gateway.query(query % "", {"id": person.nummeraanduiding_id})
+    names = {b["naam"]["volledigeNaam"] for b in result["data"]["adres"]["bewoners"]}
+    assert person.geslachtsnaam in " ".join(names)
+    [search] = gateway.calls("brp")
+    assert search["body"]["type"] == "ZoekMetAdresseerbaarObjectIdentificatie"
+    assert sorted(search["body"]["fields"]) == ["burgerservicenummer", "naam.volledigeNaam"]
+    gateway.reset_counts()
+    await gateway.query(query % "partners { burgerservicenummer }", {"id": person.nummeraanduiding_id})
+    kinds = [c["body"]["type"] for c in gateway.calls("brp")]
+    # a search answers no partners: the BSNs first, then the persons with what was asked
+    assert kinds[:2] == ["ZoekMetAdresseerbaarObjectIdentificatie", "RaadpleegMetBurgerservicenummer"]
