@@ -39,7 +39,7 @@ def klantcontact_expand(selected: Iterable[str]) -> list[str]:
     wanted: dict[str, None] = {}
     for path in selected:
         wanted.update(dict.fromkeys(KLANTCONTACT_EXPAND.get(path.split(".")[0], ())))
-    return list(wanted)
+    return sorted(wanted)  # one order for one selection, whatever order the paths came in
 
 
 def partij_expand(selected: Iterable[str]) -> list[str]:

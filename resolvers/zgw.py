@@ -35,6 +35,7 @@ EXPAND = {
     "resultaat.resultaattype": ("resultaat", "resultaat.resultaattype"),
     "zaakobjecten": ("zaakobjecten",),
     "documenten": ("zaakinformatieobjecten",),
+    "eigenschappen": ("eigenschappen",),
 }
 PERSONAL_FILTERS = frozenset({"rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn"})
 
@@ -50,7 +51,7 @@ def expand_for(selected: Iterable[str]) -> list[str]:
         parts = path.split(".")
         for key in (parts[0], ".".join(parts[:2])):
             wanted.update(dict.fromkeys(EXPAND.get(key, ())))
-    return list(wanted)
+    return sorted(wanted)  # one order for one selection: equal requests share a cache key; parents sort first
 
 
 def absorb(ctx: Context, obj: Any) -> None:
@@ -139,6 +140,18 @@ async def children_of(ctx: Context, zaak: Mapping[str, Any], field: str, path: s
     if url is None or own == []:  # Open Zaak leaves empty relations out of _expand: the zaak's own list says
         return []
     return await list_all(ctx, ZAKEN, path, [("zaak", url)])
+
+
+async def eigenschappen_of(ctx: Context, zaak: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A zaak's eigenschappen: inline when expanded, none when its list is empty, else its sub-resource
+    (a plain array)."""
+    inline = mapping(zaak.get("_expand")).get("eigenschappen")
+    if isinstance(inline, list):
+        return [dict(x) for x in inline if isinstance(x, Mapping)]
+    url = text(zaak.get("url"))
+    if url is None or zaak.get("eigenschappen") == []:
+        return []
+    return await list_all(ctx, ZAKEN, f"/zaken/{uuid_of(url)}/zaakeigenschappen", [], max_pages=1)
 
 
 async def list_all(

@@ -19,7 +19,7 @@ from schema.scalars import Date
 if TYPE_CHECKING:
     from schema.bag import Adres, AdresseerbaarObject
     from schema.huishoudboekje import Burger
-    from schema.klantinteracties import Klantcontact
+    from schema.klantinteracties import Klantcontact, Partij
     from schema.vakantieverhuur import VakantieverhuurRegistratie
     from schema.zaken import Zaak
 
@@ -183,6 +183,14 @@ class Persoon:
         from schema.huishoudboekje import burger_for_bsn
 
         return await burger_for_bsn(info, self.burgerservicenummer)
+
+    @strawberry.field(description="This person as a partij in Open Klant (the customer-interaction register).")
+    async def partijen(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Partij, strawberry.lazy("schema.klantinteracties")]] | None:
+        from schema.klantinteracties import partijen_for_bsn
+
+        return await partijen_for_bsn(info, self.burgerservicenummer)
 
     @strawberry.field(description="Contacts with this person (Open Klant).")
     async def klantcontacten(

@@ -224,3 +224,11 @@ async def klantcontacten_for_bsn(info: Info[Context, None], bsn: str) -> list[Kl
         return []
     expand = ok.klantcontact_expand(selected_paths(info))
     return [Klantcontact.from_api(r) for r in await ok.klantcontacten_for_bsn(info.context, bsn, expand)]
+
+
+async def partijen_for_bsn(info: Info[Context, None], bsn: str) -> list[Partij]:
+    """Reverse link Persoon -> the Open Klant partijen identified by the BSN."""
+    if not (len(bsn) == 9 and bsn.isdigit()):
+        return []
+    expand = ok.partij_expand(selected_paths(info))
+    return [Partij.from_api(r) for r in await ok.list_all(info.context, "/partijen", ok.bsn_filters(bsn), expand)]

@@ -227,6 +227,39 @@ class ZaakObject:
         )
 
 
+@strawberry.type(description="A property of a case, such as a permit's address or a requested amount.")
+class ZaakEigenschap:
+    url: str = strawberry.field(description="URL in the Zaken API.")
+    naam: str | None = strawberry.field(description="Name of the property.")
+    waarde: str | None = strawberry.field(description="Its value, as text.")
+    _eigenschap: strawberry.Private[str | None]
+
+    @strawberry.field(description="What the property means, from the zaaktype in the Catalogi API.")
+    async def eigenschap(self, info: Info[Context, None]) -> Eigenschap | None:
+        found = await zgw.follow(info.context, self._eigenschap)
+        return Eigenschap.from_api(found) if found else None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> ZaakEigenschap:
+        return cls(
+            url=text(d.get("url")) or "",
+            naam=text(d.get("naam")),
+            waarde=text(d.get("waarde")),
+            _eigenschap=text(d.get("eigenschap")),
+        )
+
+
+@strawberry.type(description="A property a zaaktype defines (Catalogi eigenschap).")
+class Eigenschap:
+    url: str = strawberry.field(description="URL in the Catalogi API.")
+    naam: str | None = strawberry.field(description="Name of the property.")
+    definitie: str | None = strawberry.field(description="What it means.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Eigenschap:
+        return cls(url=text(d.get("url")) or "", naam=text(d.get("naam")), definitie=text(d.get("definitie")))
+
+
 @strawberry.type(description="A kind of document (Catalogi informatieobjecttype).")
 class InformatieObjectType:
     url: str = strawberry.field(description="URL in the Catalogi API.")
@@ -361,6 +394,10 @@ class Zaak:
     async def zaakobjecten(self, info: Info[Context, None]) -> list[ZaakObject] | None:
         rows = await zgw.children_of(info.context, self._raw, "zaakobjecten", "/zaakobjecten")
         return [ZaakObject.from_api(r) for r in rows]
+
+    @strawberry.field(description="Properties of the case (zaakeigenschappen).")
+    async def eigenschappen(self, info: Info[Context, None]) -> list[ZaakEigenschap] | None:
+        return [ZaakEigenschap.from_api(e) for e in await zgw.eigenschappen_of(info.context, self._raw)]
 
     @strawberry.field(description="Documents of the case (Documenten API).")
     async def documenten(self, info: Info[Context, None]) -> list[Document] | None:

@@ -246,3 +246,10 @@ async def test_failing_open_klant_gives_partial_data(gateway: Gateway, demo: Mun
     [error] = result["errors"]
     assert error["path"] == ["klantcontacten", "nodes"]
     assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "source": "klantinteracties", "status": 503}
+
+
+async def test_a_person_s_partij_in_open_klant(gateway, demo) -> None:
+    partij = next(iter(demo.data.partijen.values()))
+    result = await gateway.query('query($b: String!) { persoon(burgerservicenummer: $b) { partijen { uuid nummer } } }',
+                                 {"b": partij.bsn})
+    assert result["data"]["persoon"]["partijen"] == [{"uuid": partij.uuid, "nummer": partij.nummer}]

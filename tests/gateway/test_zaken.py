@@ -250,3 +250,10 @@ async def test_statistics_keep_their_counts_when_catalogi_fails(demo: Municipal)
     assert len(result["errors"]) == len(stats["groepen"])
     assert {e["extensions"]["source"] for e in result["errors"]} == {"catalogi"}
     assert all(e["path"][-1] == "zaaktype" for e in result["errors"])
+
+
+async def test_eigenschappen_cost_nothing_when_a_zaak_has_none(gateway: Gateway, demo: Municipal) -> None:
+    gateway.reset_counts()
+    result = await gateway.query("{ zaken(first: 10) { nodes { eigenschappen { naam waarde } } } }")
+    assert all(n["eigenschappen"] == [] for n in result["data"]["zaken"]["nodes"])  # the demo has none
+    assert len(gateway.calls("zaken")) == 1
