@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 from strawberry.types import Info
@@ -25,6 +25,18 @@ if TYPE_CHECKING:
     from schema.objecten import Object
 
 Raw = strawberry.Private[dict[str, Any]]
+
+
+@strawberry.type(description="A type in the Catalogi API that only names something.")
+class CatalogiType:
+    """Base of the Catalogi types that carry nothing but a name: each subclass is its own GraphQL type."""
+
+    url: str = strawberry.field(description="URL in the Catalogi API; version-pinned, so stable.")
+    omschrijving: str | None = strawberry.field(description="Its name.")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Self:
+        return cls(url=text(d.get("url")) or "", omschrijving=text(d.get("omschrijving")))
 
 
 @strawberry.type(description="A version of a zaaktype in the Catalogi API: what kind of case this is.")
@@ -108,13 +120,8 @@ class Resultaat:
 
 
 @strawberry.type(description="A kind of outcome a case of some zaaktype can have.")
-class ResultaatType:
-    url: str = strawberry.field(description="URL in the Catalogi API.")
-    omschrijving: str | None = strawberry.field(description="Name of the outcome.")
-
-    @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> ResultaatType:
-        return cls(url=text(d.get("url")) or "", omschrijving=text(d.get("omschrijving")))
+class ResultaatType(CatalogiType):
+    pass
 
 
 @strawberry.type(description="A kind of role someone can have in a case of some zaaktype.")
@@ -261,13 +268,8 @@ class Eigenschap:
 
 
 @strawberry.type(description="A kind of document (Catalogi informatieobjecttype).")
-class InformatieObjectType:
-    url: str = strawberry.field(description="URL in the Catalogi API.")
-    omschrijving: str | None = strawberry.field(description="Name of the kind of document.")
-
-    @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> InformatieObjectType:
-        return cls(url=text(d.get("url")) or "", omschrijving=text(d.get("omschrijving")))
+class InformatieObjectType(CatalogiType):
+    pass
 
 
 @strawberry.type(description="A document in the Documenten API (enkelvoudig informatieobject).")
@@ -307,13 +309,8 @@ class Document:
 
 
 @strawberry.type(description="A kind of decision (Catalogi besluittype).")
-class BesluitType:
-    url: str = strawberry.field(description="URL in the Catalogi API.")
-    omschrijving: str | None = strawberry.field(description="Name of the kind of decision.")
-
-    @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> BesluitType:
-        return cls(url=text(d.get("url")) or "", omschrijving=text(d.get("omschrijving")))
+class BesluitType(CatalogiType):
+    pass
 
 
 @strawberry.type(description="A decision in the Besluiten API.")
