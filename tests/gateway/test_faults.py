@@ -100,10 +100,20 @@ async def test_get_queries_and_graphiql(gateway: Gateway) -> None:
     assert "graphiql" in page.text.lower()
 
 
-async def test_the_readme_query_works(gateway: Gateway) -> None:
+async def test_the_readme_query_works(gateway: Gateway, demo: Municipal) -> None:
     readme = README.read_text()
     query = re.search(r"```graphql\n(.*?)```", readme, re.S)
     assert query, "README has no graphql example"
+    gateway.reset_counts()
     result = await gateway.query(query.group(1))
     assert "errors" not in result, result.get("errors")
-    assert result["data"]["zaken"]["nodes"]
+    nodes = result["data"]["zaken"]["nodes"]
+    assert nodes
+    # what the README says the query costs
+    bsns = {b for c in gateway.calls("brp") for b in c["body"]["burgerservicenummer"]}
+    addresses = {demo.data.personen[b].nummeraanduiding_id for b in bsns}
+    assert len(gateway.calls("zaken")) == 1
+    assert not gateway.calls("catalogi")
+    assert len(gateway.calls("brp")) == -(-len(bsns) // 20)
+    assert len(gateway.calls("bag")) == len(addresses)
+    assert len(gateway.calls("documenten")) <= 1
