@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from graph.errors_extension import GatewaySchema, ShapeErrors
+from graph.limits import limits
 from schema.bag import BagQuery
 from schema.brp import BrpQuery
 from schema.huishoudboekje import HuishoudboekjeQuery
@@ -37,5 +38,5 @@ Query = merge_types("Query", QUERIES)
 schema = GatewaySchema(
     query=Query,
     config=StrawberryConfig(scalar_map=dict(SCALARS.items())),
-    extensions=[ShapeErrors, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+    extensions=[ShapeErrors, *limits(), lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
 )

@@ -117,3 +117,27 @@ async def test_the_readme_query_works(gateway: Gateway, demo: Municipal) -> None
     assert len(gateway.calls("brp")) == -(-len(bsns) // 20)
     assert len(gateway.calls("bag")) == len(addresses)
     assert len(gateway.calls("documenten")) <= 1
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("{ persoon(burgerservicenummer: \"999999999\") { " + "partners { " * 12 + "burgerservicenummer" + " }" * 14,
+     "maximum operation depth"),
+    ("{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }", "aliases"),
+    ("{ __typename " + "__typename " * 4000 + "}", "tokens"),
+])
+async def test_queries_too_big_to_be_safe_are_refused_before_any_source_call(
+    gateway: Gateway, query: str, message: str
+) -> None:
+    gateway.reset_counts()
+    result = await gateway.query(query)
+    assert result.get("data") is None
+    assert message in result["errors"][0]["message"]
+    assert not any(gateway.calls(name) for name in ("brp", "zaken", "bag"))
+
+
+async def test_introspection_for_graphiql_is_not_limited(gateway: Gateway) -> None:
+    from graphql import get_introspection_query
+
+    result = await gateway.query(get_introspection_query(descriptions=True))
+    assert "errors" not in result
+    assert result["data"]["__schema"]["queryType"]["name"] == "Query"
