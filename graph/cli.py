@@ -8,6 +8,15 @@ from pathlib import Path
 
 import typer
 
+
+def _logging() -> None:
+    """INFO for the gateway's own records; httpx logs every URL it fetches, and a URL can hold a BSN (Open
+    Klant filters by it), so the HTTP client libraries only speak up on warnings."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 app = typer.Typer(
     help="Gemeentegraaf: one GraphQL endpoint over a municipality's source APIs.",
     no_args_is_help=True,
@@ -29,6 +38,7 @@ def serve(
     from graph import config as cfg
     from graph.app import create_app
 
+    _logging()
     settings = cfg.load(config)
     # no access log: a GET query string can hold a BSN, and logs must not collect personal data
     uvicorn.run(
@@ -53,7 +63,7 @@ def demo(
     seed: int = typer.Option(1, help="Seed of the generated data."),
 ) -> None:
     """Run the demo municipality's sources and the gateway on :8000 (GraphiQL at /graphql)."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _logging()
     asyncio.run(_demo(scale, seed))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -141,3 +142,16 @@ async def test_introspection_for_graphiql_is_not_limited(gateway: Gateway) -> No
     result = await gateway.query(get_introspection_query(descriptions=True))
     assert "errors" not in result
     assert result["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_logs_carry_no_bsn(gateway: Gateway, demo: Municipal, caplog: pytest.LogCaptureFixture) -> None:
+    from graph.cli import _logging
+
+    _logging()
+    caplog.set_level(logging.INFO)
+    partij = next(iter(demo.data.partijen.values()))
+    await gateway.query('query($b: String!) { persoon(burgerservicenummer: $b) { klantcontacten { uuid } '
+                        'zaken { totalCount } } bad: persoon(burgerservicenummer: "12") { leeftijd } }',
+                        {"b": partij.bsn})
+    assert caplog.records  # the bad argument was logged, as code and path
+    assert not any(partij.bsn in r.getMessage() for r in caplog.records)
