@@ -25,8 +25,6 @@ async def upstream_queries(gateway: Any) -> list[str]:
     return [c["body"]["query"] for c in gateway.calls("huishoudboekje")]
 
 
-
-
 def field_paths(query: str) -> set[str]:
     """Every field path in an upstream document, aliases resolved to the field names ('burgers.afspraken.id')."""
     found: set[str] = set()

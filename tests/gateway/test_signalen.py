@@ -34,8 +34,6 @@ def rest(demo: Municipal, path: str, params: dict[str, str] | None = None) -> di
     return result
 
 
-
-
 def demo_simulators(gateway: Gateway) -> list[Any]:
     return list({id(s): s for s in gateway.world.simulators.values()}.values())
 

@@ -37,8 +37,6 @@ def expected(data: Municipality, reg: VakantieverhuurRegistratie) -> dict[str, A
             "woonplaats": data.woonplaatsen[street.woonplaats_id].naam}
 
 
-
-
 async def lvv(gateway: Any, demo: Any) -> Counter[str]:
     counts: Counter[str] = demo.simulators["vakantieverhuur"].counts
     return counts
