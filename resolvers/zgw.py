@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graph.context import Context
+from graph.errors import SourceError
 from graph.paging import Page, parse_page
 from graph.selection import children
 from graph.tolerant import mapping, text, valid_uuid
@@ -287,6 +288,20 @@ def doorlooptijd_dagen(zaak: Mapping[str, Any]) -> int | None:
     except ValueError:
         return None
     return (end - start).days
+
+
+async def prime_zaaktypen(ctx: Context) -> None:
+    """Read the catalogue's zaaktypen (every version: ``status=alles``) in one list, beside a scan, so the
+    names of the groups cost no call after it. If the list fails, each group name is fetched (and fails)
+    on its own, with its own error."""
+    try:
+        found = await list_all(ctx, CATALOGI, "/zaaktypen", [("status", "alles")], max_pages=5)
+    except SourceError:
+        return
+    for zaaktype in found:
+        url = text(zaaktype.get("url"))
+        if url:
+            ctx.prime(url, zaaktype)
 
 
 def prime_statustype(ctx: Context, zaak: Mapping[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Self
@@ -557,7 +558,11 @@ class ZakenStatistiekQuery:
         if tot:
             filters.append(("startdatum__lt", str(tot)))
         expand = ["status", "status.statustype"] if ZaakDimensie.STATUS in dims else []
-        rows = await zgw.scan_zaken(info.context, filters, expand)
+        scan = zgw.scan_zaken(info.context, filters, expand)
+        if ZaakDimensie.ZAAKTYPE in dims:
+            rows, _ = await asyncio.gather(scan, zgw.prime_zaaktypen(info.context))
+        else:
+            rows = await scan
         for zaak in rows:  # the inline statustypes serve the group names: prime each distinct one once
             zgw.prime_statustype(info.context, zaak)
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}

@@ -201,6 +201,7 @@ async def test_an_invalid_uuid_never_spoils_a_batch(gateway: Gateway, demo: Muni
 
 
 async def test_statistics_agree_with_the_data(gateway: Gateway, demo: Municipal) -> None:
+    gateway.reset_counts()
     result = await gateway.query("{ zakenStatistiek(groepeerOp: [ZAAKTYPE, OPEN]) { totaal groepen "
                                  "{ zaaktype open aantal gemiddeldeDoorlooptijdDagen } } }")
     assert "errors" not in result, result.get("errors")
@@ -209,6 +210,8 @@ async def test_statistics_agree_with_the_data(gateway: Gateway, demo: Municipal)
     expected = Counter((demo.data.zaaktype(z.zaaktype_uuid).omschrijving, z.einddatum is None)
                        for z in demo.data.zaken.values())
     assert {(g["zaaktype"], g["open"]): g["aantal"] for g in stats["groepen"]} == dict(expected)
+    # the names: one list of zaaktypen beside the scan, not one call per group after it
+    assert [c["route"] for c in gateway.calls("catalogi")] == ["/catalogi/api/v1/zaaktypen"]
 
 
 async def test_statistics_by_status_name_groups_without_extra_catalogi_calls(gateway: Gateway, demo: Municipal) -> None:
