@@ -148,6 +148,19 @@ def running_in_thread(world: Municipal, timeout_s: float = 15.0) -> Iterator[Mun
         thread.join(timeout=10)
 
 
+@contextlib.contextmanager
+def running_alone(cls: type[Simulator], data: Municipality) -> Iterator[Municipal]:
+    """One simulator on a free port with its own state (tests of one source, apart from the others)."""
+    config = load_config()
+    entry = config["sources"][cls.name]
+    entry["url"] = with_port(entry["url"], free_port())
+    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
+    world = Municipal(data=data, config=config)
+    world.simulators[cls.name] = cls(data, config, urls)
+    with running_in_thread(world) as running:
+        yield running
+
+
 def main(seed: int = 1, scale: float = 1.0) -> None:
     """Entry point of ``gemeentegraaf sources``."""
     data = generate(seed=seed, scale=scale)

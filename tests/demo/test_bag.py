@@ -21,8 +21,7 @@ import pytest
 
 from demo.bag import BagSimulator
 from demo.model import Municipality, Nummeraanduiding
-from demo.runner import Municipal, free_port, running_in_thread, with_port
-from demo.simulator import load_config
+from demo.runner import Municipal, running_alone
 from tests.oas import response_schema, schema_errors
 
 SPEC = "bag/openapi.yaml"
@@ -34,13 +33,7 @@ KNOWN_SPEC_GAPS = (
 
 
 def serve(data: Municipality) -> Iterator[Municipal]:
-    config = load_config()
-    entry = config["sources"]["bag"]
-    entry["url"] = with_port(entry["url"], free_port())
-    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
-    world = Municipal(data=data, config=config)
-    world.simulators["bag"] = BagSimulator(data, config, urls)
-    with running_in_thread(world) as running:
+    with running_alone(BagSimulator, data) as running:
         yield running
 
 

@@ -14,8 +14,7 @@ from jsonschema_path import SchemaPath
 
 from demo.brp import BrpSimulator
 from demo.model import Municipality, Persoon
-from demo.runner import Municipal, free_port, running_in_thread, with_port
-from demo.simulator import load_config
+from demo.runner import running_alone
 from tests.oas import assert_conforms, response_schema, schema_errors, spec_file
 
 SPEC = "brp-personen/openapi.yaml"
@@ -81,14 +80,8 @@ class Brp:
 
 
 def _serve(data: Municipality) -> Iterator[Brp]:
-    config = load_config()
-    entry = config["sources"]["brp"]
-    entry["url"] = with_port(entry["url"], free_port())
-    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
-    world = Municipal(data=data, config=config)
-    world.simulators["brp"] = BrpSimulator(data, config, urls)
-    with running_in_thread(world):
-        yield Brp(urls["brp"], entry["key"], data)
+    with running_alone(BrpSimulator, data) as world:
+        yield Brp(world.urls["brp"], world.config["sources"]["brp"]["key"], data)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from graphql import GraphQLObjectType, build_schema
 
 from demo.huishoudboekje import SDL, HuishoudboekjeSimulator
 from demo.model import Municipality
-from demo.runner import Municipal, free_port, running_in_thread, with_port
-from demo.simulator import load_config
+from demo.runner import Municipal, running_alone
 from tests.conftest import SHARED_SPECS
 
 BACKEND_SDL = SHARED_SPECS / "huishoudboekje" / "mesh" / "graphql" / "backend" / "schema.graphql"
@@ -23,13 +22,7 @@ BEDRAG = re.compile(r"^-?\d+\.\d\d$")
 @pytest.fixture(scope="module")
 def hhb(municipality: Municipality) -> Iterator[Municipal]:
     """Only this simulator, on a free port, so the file runs whatever the other simulators' state."""
-    config = load_config()
-    entry = config["sources"]["huishoudboekje"]
-    entry["url"] = with_port(entry["url"], free_port())
-    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
-    world = Municipal(data=municipality, config=config)
-    world.simulators["huishoudboekje"] = HuishoudboekjeSimulator(municipality, config, urls)
-    with running_in_thread(world) as running:
+    with running_alone(HuishoudboekjeSimulator, municipality) as running:
         yield running
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from demo.model import Municipality, Partij
 from demo.runner import Municipal
-from tests.oas import assert_conforms
+from tests.oas import assert_conforms, without_nulls
 
 SPEC = "klantinteracties/open-klant/klantinteracties/openapi.yaml"
 # drf-spectacular writes a nullable relation as ``{allOf: [$ref], nullable: true}``; read strictly (OAS 3.0.3:
@@ -28,15 +28,6 @@ def client(demo: Municipal) -> Iterator[httpx.Client]:
     token = demo.config["sources"]["klantinteracties"]["token"]
     with httpx.Client(base_url=demo.urls["klantinteracties"], headers={"Authorization": f"Token {token}"}) as c:
         yield c
-
-
-def without_nulls(value: Any, keys: frozenset[str]) -> Any:
-    """``value`` without the null members named in ``keys``, at any depth."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v, keys) for k, v in value.items() if not (v is None and k in keys)}
-    if isinstance(value, list):
-        return [without_nulls(v, keys) for v in value]
-    return value
 
 
 def get(client: httpx.Client, path: str, spec_path: str | None = None, **params: Any) -> dict[str, Any]:

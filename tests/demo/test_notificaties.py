@@ -22,8 +22,7 @@ from starlette.routing import Route
 
 from demo.model import Municipality
 from demo.notificaties import NotificatiesSimulator
-from demo.runner import Municipal, free_port, running_in_thread, with_port
-from demo.simulator import load_config
+from demo.runner import Municipal, free_port, running_alone
 from tests.oas import _spec, response_schema, schema_errors
 
 SPEC = "zgw/standaard/notificaties/nrc/1.0.1/openapi.yaml"
@@ -104,13 +103,7 @@ def wait_for(condition: Callable[[], Any], timeout_s: float = 10.0) -> None:
 
 @pytest.fixture(scope="module")
 def nrc(municipality: Municipality) -> Iterator[Municipal]:
-    config = load_config()
-    entry = config["sources"]["notificaties"]
-    entry["url"] = with_port(entry["url"], free_port())
-    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
-    world = Municipal(data=municipality, config=config)
-    world.simulators["notificaties"] = NotificatiesSimulator(municipality, config, urls)
-    with running_in_thread(world) as running:
+    with running_alone(NotificatiesSimulator, municipality) as running:
         yield running
 
 

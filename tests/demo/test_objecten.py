@@ -16,7 +16,7 @@ from demo.model import Municipality, Object
 from demo.objecten import ObjectenSimulator
 from demo.runner import Municipal
 from demo.simulator import load_config
-from tests.oas import assert_conforms
+from tests.oas import assert_conforms, without_nulls
 
 SPEC = "objecten/objects-api/openapi.yaml"
 GEO = {"Content-Crs": "EPSG:4326"}
@@ -30,15 +30,6 @@ def client(demo: Municipal) -> Iterator[httpx.Client]:
     token = demo.config["sources"]["objecten"]["token"]
     with httpx.Client(base_url=demo.urls["objecten"], headers={"Authorization": f"Token {token}"}) as c:
         yield c
-
-
-def without_nulls(value: Any, keys: frozenset[str]) -> Any:
-    """``value`` without the null members named in ``keys``, at any depth."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v, keys) for k, v in value.items() if not (v is None and k in keys)}
-    if isinstance(value, list):
-        return [without_nulls(v, keys) for v in value]
-    return value
 
 
 def conforms(spec_path: str, method: str, response: httpx.Response) -> None:

@@ -12,9 +12,8 @@ import pytest
 from openapi_core.validation.schemas import oas30_read_schema_validators_factory
 
 from demo.model import Melding, Municipality
-from demo.runner import Municipal, free_port, running_in_thread, with_port
+from demo.runner import Municipal, running_alone
 from demo.signalen import LOCAL, SignalenSimulator
-from demo.simulator import load_config
 from tests.oas import _spec, response_schema, schema_errors
 
 SPEC = "signalen/openapi.yaml"
@@ -44,13 +43,7 @@ def assert_conforms(path: str, method: str, response: httpx.Response) -> None:
 
 
 def serve(municipality: Municipality) -> Iterator[Municipal]:
-    config = load_config()
-    entry = config["sources"]["signalen"]
-    entry["url"] = with_port(entry["url"], free_port())
-    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
-    world = Municipal(data=municipality, config=config)
-    world.simulators["signalen"] = SignalenSimulator(municipality, config, urls)
-    with running_in_thread(world) as running:
+    with running_alone(SignalenSimulator, municipality) as running:
         yield running
 
 

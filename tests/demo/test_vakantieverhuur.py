@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from demo.model import Municipality
-from demo.runner import Municipal, free_port, running_in_thread, with_port
-from demo.simulator import load_config
+from demo.runner import Municipal, running_alone
 from demo.vakantieverhuur import VakantieverhuurSimulator, compact
 from tests.conftest import SHARED_SPECS
 
@@ -23,13 +22,7 @@ DOTNET_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?$")
 @pytest.fixture(scope="module")
 def lvv(municipality: Municipality) -> Iterator[Municipal]:
     """Only this simulator, on a free port, so the file runs whatever the other simulators' state."""
-    config = load_config()
-    entry = config["sources"]["vakantieverhuur"]
-    entry["url"] = with_port(entry["url"], free_port())
-    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
-    world = Municipal(data=municipality, config=config)
-    world.simulators["vakantieverhuur"] = VakantieverhuurSimulator(municipality, config, urls)
-    with running_in_thread(world) as running:
+    with running_alone(VakantieverhuurSimulator, municipality) as running:
         yield running
 
 
