@@ -63,6 +63,7 @@ class Behaviour:
     error_status: int = 503
     hang: bool = False
     malformed: bool = False
+    expand_cost_ms: float = 0.0  # per object a source inlines through ``expand`` (Open Zaak: Catalogi types are dear)
 
     def update(self, changes: Mapping[str, Any]) -> list[str]:
         """Apply what is valid; return one message per rejected key."""

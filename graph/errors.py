@@ -18,7 +18,11 @@ message, so no stack trace, upstream body, URL credential or personal data reach
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 
 class GatewayError(Exception):
@@ -60,3 +64,14 @@ def source_error_for_status(source: str, status: int) -> SourceError:
 
 class ResultTooLarge(GatewayError):
     code = "RESULT_TOO_LARGE"
+
+
+async def unless_absent(call: Awaitable[T], default: D) -> T | D:
+    """``call``'s answer, or ``default`` where the source says the object does not exist (404): an absent
+    object is an answer, not a failure."""
+    try:
+        return await call
+    except SourceError as exc:
+        if exc.code == "NOT_FOUND":
+            return default
+        raise

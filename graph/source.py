@@ -22,11 +22,13 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import orjson
 
+from graph import __version__
 from graph.auth import auth_for
 from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
 
 QueryParams = Sequence[tuple[str, str]]
+USER_AGENT = f"gemeentegraaf/{__version__}"  # sources' logs and the simulators' checks tell the gateway by it
 
 
 @dataclass(slots=True)
@@ -159,7 +161,7 @@ class Source:
             limits=limits,
             transport=transport,
             follow_redirects=False,
-            headers={"Accept": "application/json"},
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         )
         self._chain = self._build_chain()
 
