@@ -2,7 +2,8 @@
 
     GatewayError                    any error the gateway reports on purpose
     ├── SourceError                 a source call failed; ``extensions`` has code, source and status
-    │   ├── UPSTREAM_UNAVAILABLE    connection refused or reset, or a 5xx answer
+    │   ├── UPSTREAM_UNAVAILABLE    no answer: connection refused or reset, DNS, TLS
+    │   ├── UPSTREAM_ERROR          the source answered with a 5xx (``status`` says which)
     │   ├── UPSTREAM_TIMEOUT        no answer within the source's ``timeout_s``
     │   ├── UPSTREAM_BAD_RESPONSE   an answer that is not the JSON the source promised
     │   ├── UPSTREAM_REFUSED        the source refused the gateway's credentials (401/403) or request (4xx)
@@ -38,28 +39,37 @@ class GatewayError(Exception):
 
 
 class SourceError(GatewayError):
-    def __init__(self, code: str, source: str, message: str, status: int | None = None) -> None:
+    """``problems`` holds the codes of the source's problem+json answer (its ``code`` and each
+    ``invalidParams`` code), so callers can tell refusals apart without ever keeping the body."""
+
+    def __init__(
+        self, code: str, source: str, message: str, status: int | None = None, problems: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(message, source=source, status=status)
         self.code = code
         self.source = source
         self.status = status
+        self.problems = problems
 
 
 class BadRequest(GatewayError):
     code = "BAD_USER_INPUT"
 
 
-def source_error_for_status(source: str, status: int) -> SourceError:
+def source_error_for_status(source: str, status: int, problems: frozenset[str] = frozenset()) -> SourceError:
     """The error for a non-success HTTP status from a source (never includes the upstream body)."""
     if status == 404:
-        return SourceError("NOT_FOUND", source, f"Not found at source '{source}'.", status)
+        return SourceError("NOT_FOUND", source, f"Not found at source '{source}'.", status, problems)
     if status == 429:
-        return SourceError("UPSTREAM_RATE_LIMITED", source, f"Source '{source}' is rate limiting the gateway.", status)
+        message = f"Source '{source}' is rate limiting the gateway."
+        return SourceError("UPSTREAM_RATE_LIMITED", source, message, status, problems)
     if status in (401, 403):
-        return SourceError("UPSTREAM_REFUSED", source, f"Source '{source}' refused the gateway's credentials.", status)
+        message = f"Source '{source}' refused the gateway's credentials."
+        return SourceError("UPSTREAM_REFUSED", source, message, status, problems)
     if status >= 500:
-        return SourceError("UPSTREAM_UNAVAILABLE", source, f"Source '{source}' is unavailable.", status)
-    return SourceError("UPSTREAM_REFUSED", source, f"Source '{source}' refused the request.", status)
+        message = f"Source '{source}' answered with an error (HTTP {status})."
+        return SourceError("UPSTREAM_ERROR", source, message, status, problems)
+    return SourceError("UPSTREAM_REFUSED", source, f"Source '{source}' refused the request.", status, problems)
 
 
 class ResultTooLarge(GatewayError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from graph.auth import auth_for
 from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
 
+log = logging.getLogger("gemeentegraaf.sources")
 QueryParams = Sequence[tuple[str, str]]
 USER_AGENT = f"gemeentegraaf/{__version__}"  # sources' logs and the simulators' checks tell the gateway by it
 
@@ -121,15 +123,45 @@ class RateLimit:
 
 
 class RaiseForStatus:
-    """Turns non-success answers into ``SourceError``s that never carry the upstream body."""
+    """Turns non-success answers into ``SourceError``s that never carry the upstream body.
+
+    A refusal other than 404 means the gateway asked something the source would not answer: it is logged
+    with the problem type and codes from the source's problem+json (never the body, the URL or values),
+    so an operator sees what the source objected to.
+    """
 
     ok = frozenset({200, 201, 204, 304})
 
     async def __call__(self, call: SourceCall, next: Next) -> SourceResponse:
         response = await next(call)
-        if response.status not in self.ok:
-            raise source_error_for_status(call.source, response.status)
-        return response
+        if response.status in self.ok:
+            return response
+        kind, codes = problem_of(response.content)
+        if response.status != 404:
+            log.warning(
+                "source %s answered %s %s: status %s, problem type %s, codes %s",
+                call.source, call.method, "refused" if response.status < 500 else "failed",
+                response.status, kind or "-", ",".join(sorted(codes)) or "-",
+            )
+        raise source_error_for_status(call.source, response.status, codes)
+
+
+def problem_of(content: bytes) -> tuple[str | None, frozenset[str]]:
+    """The ``type`` and the codes (``code``, ``invalidParams[].code``, BAG's ``invalid-params``) of a
+    problem+json body; nothing for any other body."""
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None, frozenset()
+    if not isinstance(body, Mapping):
+        return None, frozenset()
+    codes = {body["code"]} if isinstance(body.get("code"), str) else set()
+    for key in ("invalidParams", "invalid-params"):
+        params = body.get(key)
+        if isinstance(params, list):
+            codes.update(p["code"] for p in params if isinstance(p, Mapping) and isinstance(p.get("code"), str))
+    kind = body.get("type")
+    return (kind[:200] if isinstance(kind, str) else None), frozenset(c[:80] for c in codes)
 
 
 def default_stages(config: SourceConfig) -> list[Stage]:

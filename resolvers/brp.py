@@ -18,6 +18,7 @@ from graph.errors import ResultTooLarge, SourceError
 BRP = "brp"
 BATCH = 20
 MAX_SEARCH_HITS = 10
+TOO_MANY_RESULTS = "tooManyResults"  # the BRP's problem code for a search with more than 10 hits
 
 # GraphQL path below Persoon -> the BRP fields it needs. The most specific matching path wins.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -145,7 +146,7 @@ async def _bewoners(ctx: Context, keys: list[tuple[str, tuple[str, ...]]]) -> li
         try:
             return _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
         except SourceError as exc:
-            if exc.status == 400:  # the only refusal of a well-formed address search: more than 10 hits
+            if TOO_MANY_RESULTS in exc.problems:
                 raise ResultTooLarge("More than 10 people live at this address; the BRP names at most 10.") from None
             raise
 

@@ -173,7 +173,7 @@ class BagQuery:
         huisnummer: int,
         huisletter: str | None = None,
         huisnummertoevoeging: str | None = None,
-    ) -> list[Adres]:
+    ) -> list[Adres] | None:
         normalized = postcode.replace(" ", "").upper()
         if len(normalized) != 6 or not normalized[:4].isdigit() or not normalized[4:].isalpha():
             raise BadRequest("'postcode' must look like 1234AB.")

@@ -280,7 +280,7 @@ class BrpQuery:
         return await persoon_for(info, burgerservicenummer)
 
     @strawberry.field(description="Several persons from the BRP, by BSN (unknown BSNs are left out).")
-    async def personen(self, info: Info[Context, None], burgerservicenummers: list[str]) -> list[Persoon]:
+    async def personen(self, info: Info[Context, None], burgerservicenummers: list[str]) -> list[Persoon] | None:
         if not all(brp.valid_bsn(b) for b in burgerservicenummers):
             raise BadRequest("Every BSN in 'burgerservicenummers' must be 9 digits.")
         if len(burgerservicenummers) > 100:

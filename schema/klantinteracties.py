@@ -111,7 +111,7 @@ class Klantcontact:
     _raw: strawberry.Private[dict[str, Any]]
 
     @strawberry.field(description="The partijen involved (through the klantcontact's betrokkenen).")
-    async def partijen(self, info: Info[Context, None]) -> list[Partij]:
+    async def partijen(self, info: Info[Context, None]) -> list[Partij] | None:
         return [Partij.from_api(p) for p in await ok.partijen_of(info.context, self._raw)]
 
     @strawberry.field(description="The zaak the contact was about, when an onderwerpobject names one.")

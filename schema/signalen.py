@@ -140,7 +140,7 @@ class Melding:
     prioriteit: str | None = strawberry.field(description="Priority: low, normal or high.")
 
     @strawberry.field(description="Every state change, oldest first (one history call per melding).")
-    async def statusgeschiedenis(self, info: Info[Context, None]) -> list[MeldingStatusWijziging]:
+    async def statusgeschiedenis(self, info: Info[Context, None]) -> list[MeldingStatusWijziging] | None:
         signal_id = integer(str(self.id))
         if signal_id is None:
             return []
@@ -245,7 +245,7 @@ class SignalenQuery:
         buurt: BuurtArg = None,
         vanaf: VanafArg = None,
         tot: TotArg = None,
-    ) -> Connection[Melding]:
+    ) -> Connection[Melding] | None:
         flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
         offset, count = bounds(first, after)
         size = sia.window_page_size(offset, count)
@@ -267,7 +267,7 @@ class SignalenQuery:
         hoofdcategorie: HoofdcategorieArg = None,
         status: StatusArg = None,
         buurt: BuurtArg = None,
-    ) -> MeldingStatistiek:
+    ) -> MeldingStatistiek | None:
         flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
         dims: list[str] = list(dict.fromkeys(str(d.value) for d in groepeer_op))
         want_total = "totaal" in selected_paths(info)

@@ -478,7 +478,7 @@ class ZakenQuery:
             str | None, strawberry.argument(description="'open' (no einddatum yet) or 'afgesloten' (closed).")
         ] = None,
         identificatie: Annotated[str | None, strawberry.argument(description="Only the zaak with this number.")] = None,
-    ) -> Connection[Zaak]:
+    ) -> Connection[Zaak] | None:
         if status is not None and status not in STATUS_FILTERS:
             raise BadRequest("'status' must be 'open' or 'afgesloten'.")
         if bsn is not None and not (len(bsn) == 9 and bsn.isdigit()):
@@ -548,7 +548,7 @@ class ZakenStatistiekQuery:
         vanaf: Annotated[Date | None, strawberry.argument(description="Only zaken started on or after.")] = None,
         tot: Annotated[Date | None, strawberry.argument(description="Only zaken started before.")] = None,
         zaaktype: Annotated[str | None, strawberry.argument(description="Only this zaaktype URL.")] = None,
-    ) -> ZaakStatistiek:
+    ) -> ZaakStatistiek | None:
         if vanaf and tot and str(tot) <= str(vanaf):
             raise BadRequest("'tot' must be after 'vanaf'.")
         dims = list(dict.fromkeys(groepeer_op))

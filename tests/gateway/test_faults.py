@@ -55,7 +55,7 @@ async def test_a_malformed_answer_is_a_bad_response(gateway: Gateway, demo: Muni
     assert error["extensions"]["source"] == "bag"
 
 
-@pytest.mark.parametrize(("status", "code"), [(500, "UPSTREAM_UNAVAILABLE"), (429, "UPSTREAM_RATE_LIMITED"),
+@pytest.mark.parametrize(("status", "code"), [(500, "UPSTREAM_ERROR"), (429, "UPSTREAM_RATE_LIMITED"),
                                               (403, "UPSTREAM_REFUSED")])
 async def test_upstream_statuses_map_to_codes(gateway: Gateway, demo: Municipal, status: int, code: str) -> None:
     demo.simulators["brp"].behaviour.update({"error_rate": 1.0, "error_status": status})

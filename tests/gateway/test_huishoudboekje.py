@@ -242,7 +242,7 @@ async def test_failing_source_gives_partial_data(gateway: Any, demo: Any) -> Non
     assert answer["data"]["huishoudboekjeBurgers"] is None
     assert answer["data"]["vakantieverhuurRegistratie"] == {"registratienummer": reg.registration_number}
     assert {e["path"][0]: e["extensions"] for e in answer["errors"]} == {
-        p: {"code": "UPSTREAM_UNAVAILABLE", "source": "huishoudboekje", "status": 503}
+        p: {"code": "UPSTREAM_ERROR", "source": "huishoudboekje", "status": 503}
         for p in ("huishoudboekjeBurger", "huishoudboekjeBurgers")}
 
 

@@ -229,7 +229,7 @@ async def test_failing_zaken_nulls_only_the_zaak(gateway: Gateway, demo: Municip
     assert over_zaak
     assert all(nodes[i]["zaak"] is None for i in over_zaak)
     assert {tuple(e["path"]) for e in result["errors"]} == {("klantcontacten", "nodes", i, "zaak") for i in over_zaak}
-    assert all(e["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "source": "zaken", "status": 503}
+    assert all(e["extensions"] == {"code": "UPSTREAM_ERROR", "source": "zaken", "status": 503}
                for e in result["errors"])
 
 
@@ -245,7 +245,7 @@ async def test_failing_open_klant_gives_partial_data(gateway: Gateway, demo: Mun
     assert result["data"] == {"persoon": {"burgerservicenummer": p.bsn}, "klantcontacten": {"nodes": None}}
     [error] = result["errors"]
     assert error["path"] == ["klantcontacten", "nodes"]
-    assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "source": "klantinteracties", "status": 503}
+    assert error["extensions"] == {"code": "UPSTREAM_ERROR", "source": "klantinteracties", "status": 503}
 
 
 async def test_a_person_s_partij_in_open_klant(gateway, demo) -> None:

@@ -181,7 +181,7 @@ async def test_failing_sources_give_partial_data(gateway: Gateway, demo: Municip
     assert failed
     assert {i for i, n in enumerate(nodes) if n["zaken"] is None} == failed
     assert {tuple(e["path"]) for e in result["errors"]} == {("objecten", "nodes", i, "zaken") for i in failed}
-    assert all(e["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "source": "zaken", "status": 503}
+    assert all(e["extensions"] == {"code": "UPSTREAM_ERROR", "source": "zaken", "status": 503}
                for e in result["errors"])
 
     demo.simulators["zaken"].behaviour.update({"error_rate": 0.0})
@@ -191,4 +191,4 @@ async def test_failing_sources_give_partial_data(gateway: Gateway, demo: Municip
     assert result["data"]["zaken"]["totalCount"] == len(demo.data.zaken)
     [error] = result["errors"]
     assert error["path"] == ["objecten", "totalCount"]
-    assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "source": "objecten", "status": 500}
+    assert error["extensions"] == {"code": "UPSTREAM_ERROR", "source": "objecten", "status": 500}

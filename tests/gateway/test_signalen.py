@@ -332,7 +332,7 @@ async def test_too_large_a_scan_is_refused(gateway: Gateway, monkeypatch: pytest
     monkeypatch.setattr(sia, "MAX_SCAN_PAGES", 1)
     gateway.reset_counts()
     result = await gateway.query(STATS, {"g": ["WEEK"]})
-    assert result["data"] is None  # MeldingStatistiek! is non-null
+    assert result["data"] == {"meldingenStatistiek": None}
     assert result["errors"][0]["extensions"]["code"] == "RESULT_TOO_LARGE"
     assert result["errors"][0]["path"] == ["meldingenStatistiek"]
     assert len(gateway.calls("signalen")) == 1  # refused after the first page told the count
@@ -363,14 +363,14 @@ async def test_failing_source_nulls_only_that_field(gateway: Gateway, demo: Muni
     assert result["data"]["adres"]["postcode"]  # BAG still answers
     error = result["errors"][0]
     assert error["path"] == ["melding"]
-    assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "source": "signalen", "status": 503}
+    assert error["extensions"] == {"code": "UPSTREAM_ERROR", "source": "signalen", "status": 503}
 
 
 async def test_failing_source_in_statistics(gateway: Gateway, demo: Municipal) -> None:
     demo.simulators["signalen"].behaviour.update({"error_rate": 1.0})
     result = await gateway.query(STATS, {"g": ["STATUS"], "c": demo.data.categorieen[0].sub_slug})
-    assert result["data"] is None
-    assert {e["extensions"]["code"] for e in result["errors"]} == {"UPSTREAM_UNAVAILABLE"}
+    assert result["data"] == {"meldingenStatistiek": None}
+    assert {e["extensions"]["code"] for e in result["errors"]} == {"UPSTREAM_ERROR"}
     assert all(e["extensions"]["source"] == "signalen" and e["extensions"]["status"] == 503
                for e in result["errors"])
 

@@ -168,7 +168,7 @@ async def test_failing_source_gives_partial_data(gateway: Any, demo: Any) -> Non
     assert answer["data"]["l"] is None
     assert answer["data"]["huishoudboekjeBurgers"]["totalCount"] == len(demo.data.burgers)
     by_path = {e["path"][0]: e["extensions"] for e in answer["errors"]}
-    assert by_path == {p: {"code": "UPSTREAM_UNAVAILABLE", "source": "vakantieverhuur", "status": 503}
+    assert by_path == {p: {"code": "UPSTREAM_ERROR", "source": "vakantieverhuur", "status": 503}
                        for p in ("r", "l")}
 
 
