@@ -139,8 +139,8 @@ class RaiseForStatus:
         kind, codes = problem_of(response.content)
         if response.status != 404:
             log.warning(
-                "source %s answered %s %s: status %s, problem type %s, codes %s",
-                call.source, call.method, "refused" if response.status < 500 else "failed",
+                "source %s %s %s: status %s, problem type %s, codes %s",
+                call.source, "refused" if response.status < 500 else "failed on", call.method,
                 response.status, kind or "-", ",".join(sorted(codes)) or "-",
             )
         raise source_error_for_status(call.source, response.status, codes)

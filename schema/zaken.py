@@ -483,7 +483,7 @@ class ZakenQuery:
             raise BadRequest("'status' must be 'open' or 'afgesloten'.")
         if bsn is not None and not (len(bsn) == 9 and bsn.isdigit()):
             raise BadRequest("'bsn' must be 9 digits.")
-        filters = zgw.zaak_filters(bsn, zaaktype, STATUS_FILTERS.get(status or ""), identificatie)
+        filters = zgw.zaak_filters(bsn, zaaktype_url(zaaktype), STATUS_FILTERS.get(status or ""), identificatie)
         return await zaken_connection(info, first, after, filters)
 
 
@@ -538,6 +538,13 @@ class ZaakStatistiek:
     groepen: list[ZaakGroep] = strawberry.field(description="The groups, largest first.")
 
 
+def zaaktype_url(value: str | None) -> str | None:
+    """A zaaktype filter is a URL (the source would refuse anything else): say so before asking it."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise BadRequest("'zaaktype' must be the URL of a zaaktype.")
+    return value
+
+
 @strawberry.type
 class ZakenStatistiekQuery:
     @strawberry.field(description="Zaken counted per zaaktype, current status and/or open/closed, with lead times.")
@@ -552,7 +559,7 @@ class ZakenStatistiekQuery:
         if vanaf and tot and str(tot) <= str(vanaf):
             raise BadRequest("'tot' must be after 'vanaf'.")
         dims = list(dict.fromkeys(groepeer_op))
-        filters = zgw.zaak_filters(None, zaaktype, None, None)
+        filters = zgw.zaak_filters(None, zaaktype_url(zaaktype), None, None)
         if vanaf:
             filters.append(("startdatum__gte", str(vanaf)))
         if tot:
