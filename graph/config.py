@@ -9,6 +9,7 @@ The file has a ``[gateway]`` table and one ``[sources.<name>]`` table per source
     key = "..."
     timeout_s = 10
     max_concurrency = 10
+    public_urls = ["https://brp.example.nl/haalcentraal/api/brp"]  # links it writes, if not by ``url``
 
 ``GEMEENTEGRAAF_<SOURCE>_<KEY>`` overrides one value (``GEMEENTEGRAAF_BRP_KEY=...``), so secrets can come
 from the environment instead of the file; ``GEMEENTEGRAAF_GATEWAY_PORT`` likewise for the gateway.
@@ -23,20 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SOURCE_NAMES = (
-    "zaken",
-    "catalogi",
-    "documenten",
-    "besluiten",
-    "brp",
-    "bag",
-    "signalen",
-    "klantinteracties",
-    "objecten",
-    "vakantieverhuur",
-    "huishoudboekje",
-    "notificaties",
-)
 SECRET_KEYS = frozenset({"secret", "key", "token", "password", "client_secret"})
 ENV_PREFIX = "GEMEENTEGRAAF_"
 
@@ -115,6 +102,12 @@ def _source(name: str, entry: dict[str, Any]) -> SourceConfig:
         raise ConfigError(f"[sources.{name}] timeout_s and max_concurrency must be numbers") from exc
     if timeout_s <= 0 or max_concurrency < 1:
         raise ConfigError(f"[sources.{name}] timeout_s must be > 0 and max_concurrency >= 1")
+    public = entry.get("public_urls", [])
+    listed = public.split(",") if isinstance(public, str) else public
+    if not isinstance(listed, list) or not all(
+        isinstance(u, str) and u.strip().startswith(("http://", "https://")) for u in listed
+    ):
+        raise ConfigError(f"[sources.{name}] public_urls must be a list of http(s) URL prefixes")
     return SourceConfig(
         name=name,
         url=url.rstrip("/"),

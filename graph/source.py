@@ -164,6 +164,12 @@ def problem_of(content: bytes) -> tuple[str | None, frozenset[str]]:
     return (kind[:200] if isinstance(kind, str) else None), frozenset(c[:80] for c in codes)
 
 
+def public_urls(config: SourceConfig) -> list[str]:
+    """``public_urls``: the URL prefixes a source writes into its objects besides its configured URL."""
+    found = config.option("public_urls", [])
+    return [str(u).strip().rstrip("/") for u in (found.split(",") if isinstance(found, str) else found)]
+
+
 def default_stages(config: SourceConfig) -> list[Stage]:
     stages: list[Stage] = [RaiseForStatus(), LimitConcurrency(config.max_concurrency)]
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
@@ -184,7 +190,9 @@ class Source:
         self.config = config
         self.name = config.name
         self.base_url = config.url
-        self._base = urlsplit(config.url)
+        # Where links to this source may point: its own URL first, then the public URLs it writes into its
+        # objects when the gateway reaches it by another (internal) URL.
+        self._prefixes = [urlsplit(config.url), *(urlsplit(u) for u in public_urls(config))]
         self.stages = list(default_stages(config) if stages is None else stages)
         limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
         self.client = httpx.AsyncClient(
@@ -204,20 +212,36 @@ class Source:
         return chain
 
     def owns(self, url: str) -> bool:
-        """Whether a followed link points into this source: same scheme, host and port, and a path below the
-        base path with no dot segments (``base/../other`` would reach another API with these credentials)."""
+        """Whether a followed link points into this source (by its own URL or a public one)."""
+        return self.internal_url(url) is not None
+
+    def internal_url(self, url: str) -> str | None:
+        """The URL to call for a link into this source, or None for a link elsewhere. A link matches a prefix
+        on scheme, host and port and a path below the prefix's path with no dot segments (``base/../other``
+        would reach another API with these credentials); a public prefix is swapped for the configured URL."""
         try:
             parts = urlsplit(url)
         except ValueError:
-            return False
-        if "\\" in url or parts.scheme != self._base.scheme or parts.netloc.lower() != self._base.netloc.lower():
-            return False
-        if any(segment in {".", ".."} for segment in unquote(parts.path).split("/")):
-            return False
-        return parts.path == self._base.path or parts.path.startswith(self._base.path + "/")
+            return None
+        if "\\" in url or any(segment in {".", ".."} for segment in unquote(parts.path).split("/")):
+            return None
+        for prefix in self._prefixes:
+            if parts.scheme != prefix.scheme or parts.netloc.lower() != prefix.netloc.lower():
+                continue
+            if parts.path == prefix.path or parts.path.startswith(prefix.path.rstrip("/") + "/"):
+                rest = url[len(f"{parts.scheme}://{parts.netloc}{prefix.path.rstrip('/')}"):]
+                return self.base_url + rest
+        return None
 
-    def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.base_url + path
+    def url(self, path_or_url: str) -> str:
+        """The URL to call: a path below the base URL, or an absolute link this source owns. Every call goes
+        through here, so credentials never travel to a URL outside the source."""
+        if not path_or_url.startswith(("http://", "https://")):
+            return self.base_url + path_or_url
+        internal = self.internal_url(path_or_url)
+        if internal is None:
+            raise SourceError("FORBIDDEN_URL", self.name, "A link points outside the configured sources.")
+        return internal
 
     async def send(self, call: SourceCall) -> SourceResponse:
         return await self._chain(call)

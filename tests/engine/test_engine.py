@@ -131,6 +131,32 @@ async def test_sources_route_links_by_longest_prefix_and_refuse_others() -> None
         await sources.aclose()
 
 
+async def test_public_urls_map_onto_the_configured_url_and_nothing_else_is_called() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    config = from_mapping({"sources": {"zaken": {
+        "url": "http://intern:8000/zaken/api/v1", "public_urls": ["https://zaken.gemeente.nl/api/zaken/v1/"]}}})
+    source = Source(config.sources["zaken"], transport=httpx.MockTransport(handler))
+    try:
+        assert source.owns("https://zaken.gemeente.nl/api/zaken/v1/zaken/1")
+        await source.get("https://zaken.gemeente.nl/api/zaken/v1/zaken/1?x=1")
+        await source.get("http://intern:8000/zaken/api/v1/rollen/2")
+        for url in ("https://zaken.gemeente.nl/api/zaken/v10/zaken/1", "https://zaken.gemeente.nl/api/x",
+                    "http://zaken.gemeente.nl/api/zaken/v1/zaken/1", "https://zaken.gemeente.nl/api/zaken/v1/../x",
+                    "https://evil.example/zaken/api/v1/zaken/1"):
+            assert not source.owns(url)
+            with pytest.raises(SourceError) as caught:
+                await source.get(url)
+            assert caught.value.code == "FORBIDDEN_URL"
+    finally:
+        await source.aclose()
+    assert seen == ["http://intern:8000/zaken/api/v1/zaken/1?x=1", "http://intern:8000/zaken/api/v1/rollen/2"]
+
+
 async def test_connection_refused_becomes_upstream_unavailable() -> None:
     config = from_mapping({"sources": {"bag": {"url": "http://127.0.0.1:9/bag", "timeout_s": 2}}})
     source = Source(config.sources["bag"])
