@@ -6,6 +6,7 @@ wraps twice. ``unwrap`` reads either, so the gateway also copes with older relea
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,8 +33,6 @@ async def get(ctx: Context, path: str, params: tuple[tuple[str, str], ...] = ())
 
 
 async def _get_many(ctx: Context, keys: list[tuple[str, tuple[tuple[str, str], ...]]]) -> list[Any]:
-    import asyncio
-
     source = ctx.sources[BAG]
     return list(
         await asyncio.gather(

@@ -17,6 +17,7 @@ without a file costs only the index.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -270,8 +271,6 @@ async def saldo(ctx: Context, burger_id: int, date: str) -> str | None:
 
 
 async def _saldo_batch(ctx: Context, keys: list[tuple[int, str]]) -> list[Any]:
-    import asyncio
-
     async def chunk(part: list[tuple[int, str]]) -> list[Any]:
         fields = [
             f"s{n}: saldo(date: {json.dumps(date)}, burgerIds: [{burger_id}]) {{ saldo }}"
@@ -306,8 +305,6 @@ async def transacties(ctx: Context, uuids: list[str], sel: str) -> list[dict[str
 
 
 async def _transacties_batch(ctx: Context, keys: list[tuple[str, str]]) -> list[Any]:
-    import asyncio
-
     async def chunk(part: list[tuple[str, str]]) -> list[Any]:
         fields = [f"t{n}: bankTransaction(uuid: {json.dumps(uuid)}) {{ {sel} }}" for n, (uuid, sel) in enumerate(part)]
         try:

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from graph.context import Context
-from graph.errors import BadRequest, SourceError
+from graph.errors import BadRequest, SourceError, unless_absent
 from graph.paging import Page, parse_page
 from graph.tolerant import text
 
@@ -83,12 +83,7 @@ async def _objects(ctx: Context, urls: list[str]) -> list[Any]:
     source = ctx.sources[OBJECTEN]
 
     async def one(url: str) -> dict[str, Any] | None:
-        try:
-            body = await source.get(url, headers=CRS, context=ctx)
-        except SourceError as exc:
-            if exc.code == "NOT_FOUND":
-                return None
-            raise
+        body = await unless_absent(source.get(url, headers=CRS, context=ctx), None)
         return dict(body) if isinstance(body, Mapping) else None
 
     return list(await asyncio.gather(*(one(u) for u in urls), return_exceptions=True))
@@ -135,12 +130,7 @@ async def objecttype(ctx: Context, url: Any) -> dict[str, Any] | None:
     link = text(url)
     if link is None:
         return None
-    try:
-        body = await ctx.follow(link)
-    except SourceError as exc:
-        if exc.code == "NOT_FOUND":
-            return None
-        raise
+    body = await unless_absent(ctx.follow(link), None)
     return dict(body) if isinstance(body, Mapping) else None
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from graph.context import Context
-from graph.errors import BadRequest, GatewayError, SourceError
+from graph.errors import BadRequest, ResultTooLarge, SourceError, unless_absent
 from graph.paging import Page, parse_page
 from graph.tolerant import integer, mapping, text
 
@@ -69,10 +69,6 @@ STATE_BY_DISPLAY = {name.lower(): code for code, name in STATES.items()}
 
 CATEGORIE, STATUS, BUURT, WEEK = "categorie", "status", "buurt", "week"
 DIMENSIONS = (CATEGORIE, STATUS, BUURT, WEEK)
-
-
-class ResultTooLarge(GatewayError):
-    code = "RESULT_TOO_LARGE"
 
 
 # -- reading the source's JSON ---------------------------------------------------------------------------
@@ -208,12 +204,7 @@ async def _signals(ctx: Context, ids: list[int]) -> list[Any]:
     source = ctx.sources[SIGNALEN]
 
     async def one(signal_id: int) -> dict[str, Any] | None:
-        try:
-            body = await source.get(f"{LIST}/{signal_id}", context=ctx)
-        except SourceError as exc:
-            if exc.code == "NOT_FOUND":
-                return None
-            raise
+        body = await unless_absent(source.get(f"{LIST}/{signal_id}", context=ctx), None)
         return dict(body) if isinstance(body, Mapping) else None
 
     return list(await asyncio.gather(*(one(i) for i in ids), return_exceptions=True))
@@ -225,12 +216,9 @@ async def signal_by_uuid(ctx: Context, signal_uuid: str) -> dict[str, Any] | Non
     The public answer carries the id as ``id`` or in ``id_display``/``_display`` ("SIG-123"); the private
     melding is only returned when its own ``signal_id`` is the UUID asked for.
     """
-    try:
-        public = await ctx.sources[SIGNALEN].get(f"/public/signals/{signal_uuid}", context=ctx)
-    except SourceError as exc:
-        if exc.code == "NOT_FOUND":
-            return None
-        raise
+    public = await unless_absent(ctx.sources[SIGNALEN].get(f"/public/signals/{signal_uuid}", context=ctx), None)
+    if public is None:
+        return None
     body = mapping(public)
     signal_id = integer(body.get("id"))
     for key in ("id_display", "_display"):
@@ -253,12 +241,10 @@ async def _histories(ctx: Context, ids: list[int]) -> list[Any]:
     source = ctx.sources[SIGNALEN]
 
     async def one(signal_id: int) -> list[dict[str, Any]]:
-        try:
-            body = await source.get(f"{LIST}/{signal_id}/history", [("what", "UPDATE_STATUS")], context=ctx)
-        except SourceError as exc:
-            if exc.code == "NOT_FOUND":
-                return []
-            raise
+        query = [("what", "UPDATE_STATUS")]
+        body = await unless_absent(source.get(f"{LIST}/{signal_id}/history", query, context=ctx), None)
+        if body is None:
+            return []
         rows = body if isinstance(body, list) else parse_page(body, SIGNALEN).items
         # ``what`` is also checked here, in case a release ignores the filter
         entries = [dict(r) for r in rows if isinstance(r, Mapping) and r.get("what") == "UPDATE_STATUS"]

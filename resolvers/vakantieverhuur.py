@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from graph.context import Context
-from graph.errors import SourceError
+from graph.errors import SourceError, unless_absent
 
 LVV = "vakantieverhuur"
 MAX_NUMBER_LENGTH = 64
@@ -72,12 +72,9 @@ async def registrations(ctx: Context, numbers: list[str]) -> list[dict[str, Any]
 
 async def _by_number(ctx: Context, numbers: list[str]) -> list[Any]:
     async def one(number: str) -> dict[str, Any] | None:
-        try:
-            answer = await ctx.sources[LVV].get(f"/registrations/{number}", context=ctx)
-        except SourceError as exc:
-            if exc.code == "NOT_FOUND":
-                return None
-            raise
+        answer = await unless_absent(ctx.sources[LVV].get(f"/registrations/{number}", context=ctx), None)
+        if answer is None:
+            return None
         if not isinstance(answer, Mapping):
             raise SourceError("UPSTREAM_BAD_RESPONSE", LVV, "The LVV sent a registration that is not an object.")
         return dict(answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -9,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
-from graph.errors import BadRequest, SourceError
+from graph.errors import BadRequest, unless_absent
 from graph.selection import selected_paths
 from graph.tolerant import integer, text
 from resolvers import bag, brp
@@ -46,8 +47,6 @@ class AdresseerbaarObject:
 
     @strawberry.field(description="The building(s) it is part of.")
     async def panden(self, info: Info[Context, None]) -> list[Pand] | None:
-        import asyncio
-
         found = await asyncio.gather(*(bag.pand(info.context, p) for p in self._pand_ids))
         return [Pand.from_api(p, d) for p, d in zip(self._pand_ids, found, strict=True)]
 
@@ -132,12 +131,8 @@ class Adres:
 async def adres_for(info: Info[Context, None], nummeraanduiding_id: str) -> Adres | None:
     if not bag.bag_id(nummeraanduiding_id):
         return None
-    try:
-        found = await bag.adres(info.context, nummeraanduiding_id, bag.adres_expand(selected_paths(info)))
-    except SourceError as exc:
-        if exc.code == "NOT_FOUND":
-            return None
-        raise
+    expand = bag.adres_expand(selected_paths(info))
+    found = await unless_absent(bag.adres(info.context, nummeraanduiding_id, expand), None)
     return Adres.from_api(found) if found else None
 
 

@@ -15,6 +15,7 @@ from graph.errors import BadRequest
 from graph.paging import bounds, window
 from graph.selection import selected_paths
 from graph.tolerant import integer, mapping, text
+from resolvers import bag
 from resolvers import signalen as sia
 from schema.relay import Connection, lazy_connection
 from schema.scalars import DateTime
@@ -89,7 +90,6 @@ class MeldingLocatie:
     async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
         if not self._postcode or self._huisnummer is None or "bag" not in info.context.sources:
             return None
-        from resolvers import bag
         from schema.bag import Adres
 
         found = await bag.adressen(

@@ -7,6 +7,7 @@ person only when it was reached through that person's BSN.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
@@ -169,8 +170,6 @@ async def registraties_at(info: Info[Context, None], adres: Adres) -> list[Vakan
     """Registrations for an address: its residents' registrations whose rental house is this address."""
     if not adres.adresseerbaar_object_identificatie:
         return []
-    import asyncio
-
     ctx = info.context
     residents = await brp.bewoners(ctx, adres.adresseerbaar_object_identificatie, ("burgerservicenummer",))
     bsns = [p["burgerservicenummer"] for p in residents]
