@@ -34,7 +34,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from demo.conformance import Specs, Violation, answer_status
 from demo.model import Municipality, Nummeraanduiding, OpenbareRuimte, Pand, Verblijfsobject, Woonplaats
 from demo.simulator import Simulator, json_response
 
@@ -442,6 +443,9 @@ class BagSimulator(Simulator):
     api_version = "2.9.2"
     base_path = "/lvbag/individuelebevragingen/v2"
     default_port = 8103
+    official_specs: ClassVar[Specs] = {
+        "/lvbag/individuelebevragingen/v2": ("bag/openapi.yaml",),  # 2.0.0: the last published
+    }
     version_header = "api-version"
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
@@ -597,6 +601,21 @@ class BagSimulator(Simulator):
     def problem(self, request: Request, error: BagError, headers: Mapping[str, str] | None = None) -> Response:
         body = self.problem_body(request, error.status, error.title, error.code, error.invalid)
         return json_response(body, error.status, self.error_media_type, headers)
+
+    async def conformance_error(self, request: Request, violations: Sequence[Violation]) -> Response:
+        """``paramsValidation`` with ``invalid-params``; a path parameter's name lower-cased, as the API does."""
+        if answer_status(violations) != 400:
+            return await super().conformance_error(request, violations)
+        return self.problem(request, params_error(*(
+            invalid_param(v.name.lower() if v.where == "path" else v.name, v.code, v.reason) for v in violations)))
+
+    def product_accepts(self, violation: Violation) -> bool:
+        """Where the live API (2.9) outgrew the 2.0.0 document: ``GET /panden`` by address (2.5+), and a
+        postcode with a space (the handler checks the 2.9 pattern itself)."""
+        if violation.where == "operation":
+            return violation.code == "methodNotAllowed" and violation.name == "/panden"
+        return ((violation.where == "query" and violation.name == "postcode" and violation.code == "pattern")
+                or super().product_accepts(violation))
 
     def error_body(self, request: Request, status: int, title: str, detail: str, code: str) -> Any:
         """Errors the base raises (unknown route, wrong method, injected faults) in the BAG shape."""

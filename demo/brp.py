@@ -15,7 +15,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import orjson
 from starlette.requests import Request
@@ -35,6 +35,7 @@ from demo.brp_fields import (
     select,
 )
 from demo.brp_render import BINNENLAND, Onderzoek, PersonRenderer, opschorting
+from demo.conformance import Specs, Violation, answer_status
 from demo.model import Municipality, Persoon
 from demo.simulator import Simulator, json_response
 
@@ -257,6 +258,9 @@ class BrpSimulator(Simulator):
     api_version = "2.7.0"
     base_path = "/haalcentraal/api/brp"
     default_port = 8102
+    official_specs: ClassVar[Specs] = {
+        "/haalcentraal/api/brp": ("brp-personen/openapi.yaml",),
+    }
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
         super().__init__(data, config, urls)
@@ -281,6 +285,19 @@ class BrpSimulator(Simulator):
         camel = re.sub(r"_(\w)", lambda m: m.group(1).upper(), code)  # the spec's code pattern has no "_"
         return {"type": PROBLEM_TYPES.get(status, RFC + "rfc7231"), "title": title, "status": status,
                 "detail": detail, "instance": request.url.path, "code": camel}
+
+    async def conformance_error(self, request: Request, violations: Sequence[Violation]) -> Response:
+        """A body the OAS forbids is a ``paramsValidation`` 400, worded as the API words its own checks."""
+        status = answer_status(violations)
+        if status == 415:
+            return self._problem(request, 415, {"title": "Media Type wordt niet ondersteund."})
+        if status != 400:
+            return await super().conformance_error(request, violations)
+        names = ", ".join(dict.fromkeys(v.name or "body" for v in violations))
+        return self._problem(request, 400, {
+            "title": PARAMS_TITLE, "detail": f"De foutieve parameter(s) zijn: {names}.", "code": "paramsValidation",
+            "invalidParams": [{"name": v.name or "body", "code": v.code, "reason": v.reason} for v in violations],
+        })
 
     def _problem(self, request: Request, status: int, body: dict[str, Any]) -> Response:
         return json_response({"type": PROBLEM_TYPES[status], **body, "status": status,

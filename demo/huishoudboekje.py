@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema, build_schema, get_named_type, graphql_sync
@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from demo.conformance import Specs, Violation
 from demo.generate import ANCHOR
 from demo.model import Afspraak, Burger, Municipality, Transactie
 from demo.simulator import Simulator, json_response
@@ -522,6 +523,9 @@ class HuishoudboekjeSimulator(Simulator):
     api_version = "1.0.0"
     base_path = "/graphql"
     default_port = 8108
+    official_specs: ClassVar[Specs] = {
+        "/graphql": ("huishoudboekje/mesh/graphql/backend/schema.graphql",),
+    }
     error_media_type = "application/json"
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
@@ -539,6 +543,12 @@ class HuishoudboekjeSimulator(Simulator):
     def error_body(self, request: Request, status: int, title: str, detail: str, code: str) -> Any:
         """Flask answers plain JSON messages, not problem details."""
         return {"message": detail or title}
+
+    async def conformance_error(self, request: Request, violations: Sequence[Violation]) -> Response:
+        """A query the backend SDL does not allow is a request error: HTTP 400 with only ``errors``."""
+        return json_response({"errors": [
+            {"message": v.reason, **({"locations": [{"line": line, "column": column} for line, column in v.locations]}
+                                     if v.locations else {})} for v in violations]}, 400)
 
     def _logged_in(self, request: Request) -> bool:
         cfg = self.source_config()

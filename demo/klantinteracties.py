@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from demo.conformance import Specs, Violation, answer_status, drf_code
 from demo.model import Klantcontact, Municipality, Partij
 from demo.simulator import Simulator, json_response
 
@@ -220,6 +221,20 @@ class DrfSimulator(Simulator):
         body[self.invalid_params_key] = [{"name": e.name, "code": e.code, "reason": e.reason} for e in errors]
         return json_response(body, 400, self.error_media_type)
 
+    async def conformance_error(self, request: Request, violations: Sequence[Violation]) -> Response:
+        """django-filter's and the serializers' 400, in the language the product runs in."""
+        if answer_status(violations) != 400:
+            return await super().conformance_error(request, violations)
+        english = self.messages is ENGLISH
+        return self.validation_error(request, [ParamError(v.dotted or "nonFieldErrors", drf_code(v),
+                                                          v.detail if english else v.reason) for v in violations])
+
+    def product_accepts(self, violation: Violation) -> bool:
+        """DRF's paging takes ``page=last``, and vng-api-common's any ``pageSize`` (not a number: the default;
+        too large: the cap); a page that does not exist is the handler's own 404."""
+        return (violation.where == "query" and violation.name in ("page", "pageSize")) or super().product_accepts(
+            violation)
+
     def refused(self, request: Request) -> Response | None:
         """DRF TokenAuthentication: no ``Token`` keyword is "not provided", anything else wrong "failed"."""
         words = request.headers.get("authorization", "").split()
@@ -378,6 +393,9 @@ class KlantinteractiesSimulator(DrfSimulator):
     api_version = "0.9.0"
     base_path = "/klantinteracties/api/v1"
     default_port = 8105
+    official_specs: ClassVar[Specs] = {
+        "/klantinteracties/api/v1": ("klantinteracties/open-klant/klantinteracties/openapi.yaml",),
+    }
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
         super().__init__(data, config, urls)

@@ -32,7 +32,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import jwt
@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from demo.conformance import Specs
 from demo.model import Municipality
 from demo.simulator import Simulator, json_response
 from demo.zgw_auth import check_zgw_token, zgw_clients
@@ -136,6 +137,9 @@ class NotificatiesSimulator(Simulator):
     api_version = "1.0.1"
     base_path = "/notificaties/api/v1"
     default_port = 8109
+    official_specs: ClassVar[Specs] = {
+        "/notificaties/api/v1": ("zgw/standaard/notificaties/nrc/1.0.1/openapi.yaml",),
+    }
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
         super().__init__(data, config, urls)

@@ -31,13 +31,14 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from demo.conformance import Specs
 from demo.klantinteracties import ENGLISH, JSON, DrfSimulator, ParamError, is_url, last_segment, parse_uuid
 from demo.model import Municipality, Object, ObjectType
 from demo.simulator import json_response
@@ -216,6 +217,9 @@ class ObjectenSimulator(DrfSimulator):
     api_version = "2.7.0"
     base_path = "/api/v2"
     default_port = 8106
+    official_specs: ClassVar[Specs] = {
+        "/api/v2": ("objecten/objects-api/openapi.yaml", "objecten/objecttypes-api/openapi.yaml"),
+    }
     messages = ENGLISH
     invalid_params_key = "invalid_params"
 

@@ -34,7 +34,7 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from demo.conformance import Specs, Violation, answer_status
 from demo.model import Melding, MeldingStatus, Municipality
 from demo.simulator import Simulator, json_response
 
@@ -264,6 +265,11 @@ class SignalenSimulator(Simulator):
     error_media_type = "application/json"
     base_path = "/signals/v1"
     default_port = 8104
+    official_specs: ClassVar[Specs] = {
+        "": ("signalen/openapi.yaml", "signalen/my_signals/public_openapi.yaml"),  # whole paths in these two
+        "/signals/v1": ("signalen/questionnaires/public_openapi.yaml",),
+    }
+    spec_slash_optional = True  # the router's ``trailing_slash = '/?'``
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
         super().__init__(data, config, urls)
@@ -359,6 +365,30 @@ class SignalenSimulator(Simulator):
         if status == 405:
             return {"detail": f'Methode "{request.method}" niet toegestaan.'}
         return {"detail": title}
+
+    async def conformance_error(self, request: Request, violations: Sequence[Violation]) -> Response:
+        """DRF's validation dict, ``{"field": ["..."]}``, as django-filter and the serializers answer."""
+        if answer_status(violations) != 400:
+            return await super().conformance_error(request, violations)
+        errors: dict[str, list[str]] = {}
+        for v in violations:
+            errors.setdefault(v.dotted or "non_field_errors", []).append(v.reason)
+        return drf(errors, 400)
+
+    def product_accepts(self, violation: Violation) -> bool:
+        """Where Signalen accepts more than its static OAS (drf-spectacular's rendering) says: the router
+        serves the sub categories of a main category; ``OrderingFilter`` takes a comma list and ignores
+        unknown terms; Django's datetime filters take a time without offset (Amsterdam time); a new
+        signal's ``geometrie`` is GeoJSON (the OAS renders the GeometryField as a string) and its address
+        is checked against the BAG, not against the OAS's types."""
+        v = violation
+        if v.code == "unknownOperation":
+            return bool(re.fullmatch(r"/signals/v1/public/terms/categories/[-\w]+/sub_categories/?", v.name))
+        if v.where == "query":
+            return (v.name == "ordering" and v.code == "enum") or (
+                v.code == "date-time" and v.name in ("created_after", "created_before", "updated_after",
+                                                     "updated_before")) or super().product_accepts(v)
+        return v.where == "body" and (v.name == "location.geometrie" or v.name.startswith("location.address."))
 
     async def _http_exception(self, request: Request, exc: Exception) -> Response:
         """A path no URL pattern matches never reaches DRF: Django answers with its HTML page."""

@@ -3,12 +3,16 @@
 A simulator is one Starlette app on its own port, like a separate host. Subclasses give their routes
 and their API's error body; this base adds, outside the API's own routes:
 
-- ``GET|DELETE /_demo/requests``: counters per ``"<METHOD> <route template>"`` and the last 200
-  requests, for tests that assert how the gateway called the source;
+- ``GET|DELETE /_demo/requests``: counters per ``"<METHOD> <route template>"``, the last 200 requests and
+  the last 200 requests that broke the official document (``violations``, ``violation_count``), for
+  tests that assert how the gateway called the source;
 - ``GET|PUT /_demo/behaviour``: latency, jitter, injected errors, hangs and malformed bodies;
-- ``{base}/openapi.json``: the operations this simulator implements, unauthenticated.
+- ``{base}/openapi.json``: the official document this simulator is checked against, when the shared
+  specs are here; else the operations it implements. Unauthenticated.
 
-The control plane is never authenticated, never counted and never slowed down.
+Every other request is checked against the official document(s) of the API (``demo.conformance``
+explains how, and how a violation is answered); a simulator names them in ``official_specs`` or
+``specs()``. The control plane is never authenticated, never counted, never checked and never slowed down.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from demo import conformance
+from demo.conformance import Checker, Outcome, Specs, Violation
 from demo.model import Municipality
 
 Scope = MutableMapping[str, Any]
@@ -39,6 +45,9 @@ Send = Callable[[Message], Awaitable[None]]
 CONFIG_FILE = Path(__file__).with_name("gemeentegraaf.toml")
 RECENT = 200
 HANG_S = 300.0  # a "hang" ends by itself eventually, so a forgotten test never blocks for ever
+OPENAPI = "/openapi.json"
+# Called with every violation any simulator in this process records, resets or not (the tests' session check).
+VIOLATION_OBSERVERS: list[Callable[[Simulator, dict[str, Any]], None]] = []
 
 
 def load_config(path: Path = CONFIG_FILE) -> dict[str, Any]:
@@ -99,7 +108,9 @@ class Simulator:
     """Base of one simulated source API.
 
     Subclasses set ``name``, ``title``, ``api_version``, ``base_path`` and ``default_port``, implement
-    ``routes()`` and, where the API's errors look different, ``error_body()``.
+    ``routes()`` and, where the API's errors look different, ``error_body()``. For the request check they
+    set ``official_specs`` (or override ``specs()``) and, where the API words a 400 its own way,
+    ``conformance_error()``.
     """
 
     name: ClassVar[str]
@@ -109,6 +120,9 @@ class Simulator:
     default_port: ClassVar[int]
     version_header: ClassVar[str] = "API-version"
     error_media_type: ClassVar[str] = "application/problem+json"
+    official_specs: ClassVar[Specs] = {}  # {path prefix: documents whose ``paths`` are relative to it}
+    spec_slash_optional: ClassVar[bool] = False  # the product routes ``/x`` and ``/x/`` alike (Django's ``/?``)
+    invalid_params_key: ClassVar[str] = "invalidParams"
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
         """``config`` is the demo configuration; ``urls`` maps each source name to its base URL."""
@@ -120,8 +134,12 @@ class Simulator:
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
         self.inflight = 0
         self.max_inflight = 0  # most API requests served at once since the last reset: shows fan-out and its bound
+        self.violations: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
+        self.violation_count = 0  # since the last reset; the deque keeps only the last RECENT
         self._rng = random.Random(data.seed)
         self._app: Starlette | None = None
+        self._checked: tuple[Mapping[str, Sequence[str]], Checker | None] | None = None
+        self._openapi_body: bytes | None = None
 
     # -- for subclasses ------------------------------------------------------------------------------
 
@@ -160,6 +178,62 @@ class Simulator:
             self.error_body(request, status, title, detail or title, code), status, self.error_media_type, headers
         )
 
+    # -- the request check (demo.conformance) ------------------------------------------------------------
+
+    def specs(self) -> Mapping[str, Sequence[str]]:
+        """Which official documents cover which path prefix; override to choose per instance (a profile)."""
+        return self.official_specs
+
+    def product_accepts(self, violation: Violation) -> bool:
+        """True where the real product is known to accept what its document forbids, and the handler copies
+        that on purpose: the violation is recorded, the handler's answer stands. By default only an empty
+        query value, which DRF, django-filter and the Haal Centraal APIs all treat as not given."""
+        return violation.code == "emptyValue"
+
+    async def conformance_error(self, request: Request, violations: Sequence[Violation]) -> Response:
+        """What the product answers a request its document forbids: by default vng-api-common's 400
+        (``invalidParams`` with DRF codes), and this simulator's own 404/405/415."""
+        status = conformance.answer_status(violations)
+        if status in (404, 405):
+            return await self._http_exception(request, HTTPException(status))
+        if status == 415:
+            media = request.headers.get("content-type", "")
+            title = f'Ongeldige media type "{media}" in aanvraag.'
+            return self.error(request, 415, title, title, "unsupported_media_type")
+        response = self.error(request, 400, "Ongeldige invoer.", "", "invalid")
+        body = orjson.loads(response.body)
+        if isinstance(body, dict):
+            body[self.invalid_params_key] = [{"name": v.dotted or "nonFieldErrors", "code": conformance.drf_code(v),
+                                              "reason": v.reason} for v in violations]
+        kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return json_response(body, 400, response.media_type or self.error_media_type, kept)
+
+    def conformance(self) -> Checker | None:
+        """The checker of this simulator's documents; None when checking is off."""
+        specs = self.specs()
+        if self._checked is None or self._checked[0] is not specs:
+            self._checked = (specs, conformance.checker(specs, self.spec_slash_optional))
+        return self._checked[1]
+
+    def check_request(self, scope: Scope, body: bytes) -> Outcome | None:
+        """The operation and the violations of one API request; None when no document covers it."""
+        checker = self.conformance()
+        path: str = scope["path"]
+        if checker is None or (path.endswith(OPENAPI) and path[:-len(OPENAPI)] in {self.base_path, *self.specs()}):
+            return None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        return checker.check(conformance.Incoming(scope["method"], path, scope.get("query_string", b"").decode(
+            "latin-1"), headers, body))
+
+    def served_spec(self) -> tuple[str, str] | None:
+        """(prefix, document) served at ``{base}/openapi.json``: the first one listed whose prefix covers the base."""
+        for prefix, names in self.specs().items():
+            if self.base_path == prefix or self.base_path.startswith(prefix.rstrip("/") + "/"):
+                for name in names:
+                    if name.endswith((".yaml", ".yml", ".json")):
+                        return prefix.rstrip("/"), name
+        return None
+
     # -- the app -------------------------------------------------------------------------------------
 
     @property
@@ -169,6 +243,7 @@ class Simulator:
         return self._app
 
     def _build(self) -> Starlette:
+        self.conformance()  # parse the documents now, not while the first request waits
         control: list[BaseRoute] = [
             Route("/_demo/requests", self._requests, methods=["GET", "DELETE"]),
             Route("/_demo/behaviour", self._behaviour, methods=["GET", "PUT"]),
@@ -198,11 +273,14 @@ class Simulator:
             self.reset_counts()
             return Response(status_code=204)
         return json_response({"total": sum(self.counts.values()), "routes": dict(self.counts),
-                              "max_inflight": self.max_inflight, "recent": list(self.recent)})
+                              "max_inflight": self.max_inflight, "recent": list(self.recent),
+                              "violation_count": self.violation_count, "violations": list(self.violations)})
 
     def reset_counts(self) -> None:
         self.counts.clear()
         self.recent.clear()
+        self.violations.clear()
+        self.violation_count = 0
         self.max_inflight = self.inflight
 
     async def _behaviour(self, request: Request) -> Response:
@@ -219,6 +297,17 @@ class Simulator:
         return json_response(asdict(self.behaviour))
 
     async def _openapi(self, request: Request) -> Response:
+        """The official document (servers pointing here), else the operations this simulator implements."""
+        if self._openapi_body is None:
+            served = self.served_spec()
+            official = conformance.official_document(served[1]) if served else None
+            if served and official is not None:
+                origin = self.base_url[:len(self.base_url) - len(self.base_path)]
+                self._openapi_body = orjson.dumps({**official, "servers": [{"url": origin + served[0]}]},
+                                                  option=orjson.OPT_NON_STR_KEYS)
+        if self._openapi_body is not None:
+            return Response(self._openapi_body, media_type="application/json",
+                            headers={"Access-Control-Allow-Origin": "*"})
         paths: dict[str, dict[str, Any]] = {}
         for route in self.routes():
             if isinstance(route, Route) and route.path.startswith(self.base_path):
@@ -251,30 +340,51 @@ class _ControlledApp:
             await self.inner(scope, receive, send)
             return
         sim, behaviour = self.sim, self.sim.behaviour
-        chunks: list[bytes] = []
+        body = await _read_body(receive)
+        replayed: list[bool] = []
 
-        async def recording_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
-            return message
+        async def replay() -> Message:
+            """The body read above, then whatever the client sends next (a disconnect)."""
+            if not replayed:
+                replayed.append(True)
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
+        outcome = sim.check_request(scope, body)
+        refusing = tuple(v for v in outcome.violations if not sim.product_accepts(v)) if outcome else ()
         recorded: list[bool] = []
 
-        def record(status: int) -> None:
+        def record(status: int, answered: str) -> None:
             if not recorded:
                 recorded.append(True)
-                self._record(scope, b"".join(chunks), status)
+                self._record(scope, body, status, outcome, answered)
 
-        async def versioned_send(message: Message) -> None:
+        async def versioned_send(message: Message, answered: str = "handler") -> None:
             if message["type"] == "http.response.start":
                 # counted before the answer leaves, so a client that reads counts right after sees this call
-                record(message["status"])
+                record(message["status"], answered)
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == sim.version_header.lower().encode() for k, _ in headers):
                     headers.append((sim.version_header.encode(), sim.api_version.encode()))
                 message["headers"] = headers
             await send(message)
+
+        async def conformance_send(message: Message) -> None:
+            await versioned_send(message, "conformance")
+
+        async def injected_send(message: Message) -> None:
+            await versioned_send(message, "injected")
+
+        replaced: list[bool] = []
+
+        async def checked_send(message: Message) -> None:
+            """The handler's answer, unless it accepts what the document forbids: then the API's refusal."""
+            if message["type"] == "http.response.start" and refusing and message["status"] < 400:
+                replaced.append(True)
+                refusal = await sim.conformance_error(Request(scope, replay), refusing)
+                await refusal(scope, replay, conformance_send)
+            elif not replaced:
+                await versioned_send(message)
 
         sim.inflight += 1
         sim.max_inflight = max(sim.max_inflight, sim.inflight)
@@ -286,25 +396,26 @@ class _ControlledApp:
                 await asyncio.sleep(HANG_S)
             injected = behaviour.error_rate and sim._rng.random() < behaviour.error_rate
             if injected:
-                request = Request(scope, recording_receive)
-                await request.body()
+                request = Request(scope, replay)
                 response = sim.error(request, behaviour.error_status, "Injected failure.",
                                      "The demo was told to fail this request.", "injected")
-                await response(scope, receive, versioned_send)
+                await response(scope, replay, injected_send)
             elif behaviour.malformed:
-                await versioned_send({"type": "http.response.start", "status": 200,
-                                      "headers": [(b"content-type", b"application/json")]})
+                await injected_send({"type": "http.response.start", "status": 200,
+                                     "headers": [(b"content-type", b"application/json")]})
                 await send({"type": "http.response.body", "body": b'{"count": 3, "results": [{"url": '})
             else:
-                await self.inner(scope, recording_receive, versioned_send)
+                await self.inner(scope, replay, checked_send)
         finally:
             sim.inflight -= 1
-            record(0)  # no answer was started (a hang cut short, a crash): still count the request
+            record(0, "none")  # no answer was started (a hang cut short, a crash): still count the request
 
-    def _record(self, scope: Scope, body: bytes, status: int) -> None:
+    def _record(self, scope: Scope, body: bytes, status: int, outcome: Outcome | None, answered: str) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or "(unmatched)"
         self.sim.counts[f"{scope['method']} {template}"] += 1
+        if outcome is not None and outcome.violations:
+            self._record_violation(scope, template, status, outcome, answered)
         parsed: Any = None
         if body:
             try:
@@ -320,3 +431,32 @@ class _ControlledApp:
             "body": parsed,
             "status": status,
         })
+
+    def _record_violation(self, scope: Scope, template: str, status: int, outcome: Outcome, answered: str) -> None:
+        """What was wrong and who asked; never the body (it can hold a BSN)."""
+        user_agent = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"user-agent"), "")
+        sim = self.sim
+        entry = {
+            "source": sim.name, "method": scope["method"], "path": scope["path"], "route": template,
+            "operation": outcome.operation,
+            "user_agent": user_agent, "status": status, "answered": answered,
+            "messages": [v.message + (" (the product accepts this)" if sim.product_accepts(v) else "")
+                         for v in outcome.violations],
+        }
+        sim.violations.append(entry)
+        sim.violation_count += 1
+        for observer in VIOLATION_OBSERVERS:
+            observer(sim, entry)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body: the check needs it before the handler reads it (it is replayed to the app)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

@@ -13,6 +13,10 @@ The timestamps (``2021-01-01T10:47:44.6107122``: seven fraction digits, local ti
 ASP.NET Core service, so errors are RFC 7807 problem details in the ASP.NET Core default shape (``type``,
 ``title``, ``status``, ``traceId``; a 400 adds ``errors``). That error shape is an assumption: no fixture
 shows an error. There is no lookup by address: a caller finds registrations through residents' BSNs.
+
+Requests are not checked against an official document (``demo.conformance``): the upstream LVV API has
+none, and the Amsterdam adapter's OAS in the specs folder describes the adapter, not this API, so
+``official_specs`` stays empty on purpose and ``{base}/openapi.json`` is the synthesized one.
 """
 
 from __future__ import annotations

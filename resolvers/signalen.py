@@ -34,7 +34,7 @@ from graph.tolerant import integer, mapping, text
 SIGNALEN = "signalen"
 LOCAL = ZoneInfo("Europe/Amsterdam")  # Signalen's TIME_ZONE: weeks are counted in local time
 LIST = "/private/signals"
-ORDER_NEWEST = "-created_at,-id"  # the source's default order, with a tie-break so cursors stay stable
+ORDER_NEWEST = "-id"  # newest first, one term as the OAS allows; unique, so cursors stay stable
 ORDER_SCAN = "id"  # ascending id: a melding created during a scan lands after the pages already read
 SCAN_PAGE_SIZE = 1000  # Signalen does not cap page_size; override with [sources.signalen] max_page_size
 MAX_SCAN_PAGES = 200
