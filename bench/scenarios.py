@@ -199,8 +199,8 @@ async def person_minimum(d: Direct, v: Variables) -> Json:
         d.personen([bsn], [*NAAM_FIELDS, "partners.burgerservicenummer", "kinderen.burgerservicenummer",
                            "verblijfplaats.nummeraanduidingIdentificatie",
                            "verblijfplaats.adresseerbaarObjectIdentificatie"]),
-        d.post("zaken", "/zaken/_zoek", {"rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": bsn,
-                                         "expand": "zaaktype,status,status.statustype"}, CRS))
+        d.post("zaken", "/zaken/_zoek?expand=zaaktype,status,status.statustype",  # Open Zaak: in the query
+               {"rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": bsn}, CRS))
     p = answer[bsn]
     family = {rel: [r["burgerservicenummer"] for r in p.get(rel, [])] for rel in ("partners", "kinderen")}
     place = p["verblijfplaats"]

@@ -19,6 +19,7 @@ import uvicorn
 from demo.generate import generate
 from demo.model import Municipality
 from demo.simulator import Simulator, load_config
+from demo.zgw_profile import profile_of, with_profile
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +162,15 @@ def running_alone(cls: type[Simulator], data: Municipality) -> Iterator[Municipa
         yield running
 
 
-def main(seed: int = 1, scale: float = 1.0) -> None:
-    """Entry point of ``gemeentegraaf sources``."""
-    data = generate(seed=seed, scale=scale)
+def announced(seed: int = 1, scale: float = 1.0, zgw_profile: str | None = None) -> Municipal:
+    """The municipality for ``gemeentegraaf sources`` and ``demo``, its hosts printed; ``zgw_profile`` overrides
+    ``[demo.zgw] profile``."""
+    config = load_config()
+    if zgw_profile is not None:
+        config = with_profile(config, zgw_profile)
+    world = build(generate(seed=seed, scale=scale), config)
     gc.freeze()  # the municipality lives as long as the process: keep the collector from rescanning it
-    world = build(data)
+    print(f"  ZGW profile: {profile_of(world.config).name}")
     for sim in unique_simulators(world):
-        print(f"  {sim.title:<40} {world.urls[sim.name]}")
-    asyncio.run(serve(world))
+        print(f"  {sim.title:<44} {world.urls[sim.name]}")
+    return world

@@ -1,27 +1,34 @@
-"""Open Zaak 1.30 simulated: one host serving the Zaken, Catalogi, Documenten and Besluiten APIs.
+"""ZGW simulated: one host serving the Zaken, Catalogi, Documenten and Besluiten APIs, as Open Zaak 1.30 does.
 
-What a gateway must cope with, reproduced from the real product:
+It runs in one of two profiles (``demo.zgw_profile``): ``openzaak``, the product itself, or ``standard``, a
+product that follows the VNG standard and has none of Open Zaak's extensions. Both share what a gateway
+must cope with, reproduced from the real product:
 
 - every API route wants ``Authorization: Bearer <ZGW JWT>``; a missing, malformed, wrongly signed or
   stale token is a 403 problem (never 401);
 - ``/zaken`` (GET, POST), ``/zaken/{uuid}`` (GET, PATCH) and ``POST /zaken/_zoek`` want
   ``Accept-Crs: EPSG:4326`` (412 when missing, 406 for another CRS), writes also ``Content-Crs``;
   their answers carry ``Content-Crs: EPSG:4326``;
-- paged lists ``{count, next, previous, results}`` with absolute links, 100 per page (``pageSize`` up to
-  500), 404 past the last page; ``/zaakinformatieobjecten``, ``/objectinformatieobjecten``,
-  ``/besluitinformatieobjecten`` and ``/zaken/{uuid}/besluiten`` are plain arrays;
+- paged lists ``{count, next, previous, results}`` with absolute links, 100 per page (``openzaak``:
+  ``pageSize`` up to 500; ``standard``: ``pageSize`` ignored), 404 past the last page;
+  ``/zaakinformatieobjecten``, ``/objectinformatieobjecten``, ``/besluitinformatieobjecten`` and
+  ``/zaken/{uuid}/besluiten`` are plain arrays;
 - unknown query parameters on a list are a 400 (``unknown-parameters``), as are unparseable filters;
 - detail GETs have an ``ETag`` and answer ``If-None-Match`` with 304;
-- ``expand`` on zaken (``_expand`` inline, Catalogi types included), documents and besluiten;
-- each API answers with its own ``API-version``: Zaken 1.5.1, Catalogi 1.3.1, Documenten 1.4.2 and
-  Besluiten 1.1.0, the versions Open Zaak declares (responses are checked against the official 1.5.1,
-  1.3.3, 1.7.0 and 1.1.0 OAS, the nearest ones in the shared specs).
+- ``expand`` on zaken (``_expand`` inline, Catalogi types included), documents and besluiten; each inlined
+  Catalogi object costs ``expand_cost_ms`` (measured on Open Zaak: 30 zaken take 0.18 s plain, 1.7 s with
+  ``expand=zaaktype``);
+- each API answers with its profile's ``API-version`` and serves the profile's official OpenAPI document
+  at ``{base}/openapi.json`` (converted to JSON) and ``{base}/schema/openapi.yaml`` (where Open Zaak and the
+  VNG reference implementations publish theirs), when the shared specs are there.
 
 The Open Zaak deviations from the OAS (nulls and empty strings) are listed in ``demo.zgw_render``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -35,10 +42,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from demo import conformance
 from demo.model import Municipality, Zaak
-from demo.simulator import Simulator, json_response
+from demo.simulator import Scope, Simulator, json_response
 from demo.zgw_auth import check_zgw_token, zgw_clients
+from demo.zgw_profile import APIS, BASES, OPENZAAK, Profile, profile_of
 from demo.zgw_query import (
+    PAGE_SIZE,
     Filter,
     Problem,
     invalid,
@@ -99,9 +109,11 @@ from demo.zgw_writes import (
     zoek_body,
 )
 
-API_VERSIONS = {"zaken": "1.5.1", "catalogi": "1.3.1", "documenten": "1.4.2", "besluiten": "1.1.0"}
-BASES = {api: f"/{api}/api/v1" for api in API_VERSIONS}
 CRS = "EPSG:4326"
+DOCUMENT_YAML = "/schema/openapi.yaml"  # where Open Zaak and the VNG reference implementations publish theirs
+# query filters Open Zaak 1.30's documents declare ``type: integer`` although they take (and the standard wants) URLs
+URL_FILTERS_AS_INTEGER = frozenset({"zaak", "zaaktype", "catalogus", "informatieobject", "informatieobjecttype",
+                                    "status", "gerelateerdAan", "besluit"})
 ZAAK_EXPAND = ("zaaktype", "hoofdzaak", "deelzaken", "eigenschappen", "status", "status.statustype", "resultaat",
                "resultaat.resultaattype", "rollen", "rollen.roltype", "zaakobjecten", "zaakinformatieobjecten")
 EXCEPTION_NAMES = {400: "ValidationError", 403: "PermissionDenied", 404: "NotFound", 405: "MethodNotAllowed",
@@ -136,12 +148,16 @@ class ZgwSimulator(Simulator):
     name = "zaken"
     serves: ClassVar[tuple[str, ...]] = ("zaken", "catalogi", "documenten", "besluiten")
     title = "Open Zaak 1.30 (Zaken, Catalogi, Documenten, Besluiten)"
-    api_version = API_VERSIONS["zaken"]
+    api_version = "1.5.1"  # Zaken, in either profile
     base_path = BASES["zaken"]
     default_port = 8101
 
     def __init__(self, data: Municipality, config: Mapping[str, Any], urls: Mapping[str, str]) -> None:
         super().__init__(data, config, urls)
+        self.profile: Profile = profile_of(config)
+        self._specs = self.profile.specs()
+        self._documents: dict[str, bytes] = {}  # api -> its official document as JSON, made on first request
+        self.catalogi_inlined = 0  # Catalogi objects inlined through expand since the last reset (each costs)
         self.store = ZgwStore(data)
         self.render = Renderer(self.store, self.url)
         self.clients = zgw_clients(config, self.serves)
@@ -156,6 +172,26 @@ class ZgwSimulator(Simulator):
         """Forget every write (tests that write call this so later tests see the generated data)."""
         self.store.reset()
         self._json.clear()
+
+    def reset_counts(self) -> None:
+        super().reset_counts()
+        self.catalogi_inlined = 0
+
+    def specs(self) -> Mapping[str, Sequence[str]]:
+        return self._specs  # one object, so the base class builds its checker once
+
+    def check_request(self, scope: Scope, body: bytes) -> conformance.Outcome | None:
+        """As the base class, less what is no fault of the request: the document routes are no API operations
+        (``openapi.json`` the base class already skips), and Open Zaak's own documents type its URL filters
+        as integers (a fault of their generation; the product takes URLs there, as the standard says)."""
+        if scope["path"].endswith(DOCUMENT_YAML):
+            return None
+        outcome = super().check_request(scope, body)
+        if outcome is None or self.profile is not OPENZAAK:
+            return outcome
+        kept = tuple(v for v in outcome.violations if not (
+            v.where == "query" and v.code == "integer" and v.member[:1] and v.member[0] in URL_FILTERS_AS_INTEGER))
+        return dataclasses.replace(outcome, violations=kept) if len(kept) != len(outcome.violations) else outcome
 
     # -- the collections -----------------------------------------------------------------------------
 
@@ -224,6 +260,7 @@ class ZgwSimulator(Simulator):
     def routes(self) -> Sequence[BaseRoute]:
         routes: list[BaseRoute] = [Route(BASES[api] + "/openapi.json", self._openapi)
                                    for api in ("catalogi", "documenten", "besluiten")]
+        routes += [Route(BASES[api] + DOCUMENT_YAML, self._openapi_yaml) for api in APIS]
         z, d = BASES["zaken"], BASES["documenten"]
         routes += [
             Route(z + "/zaken", self._guard("zaken", self.zaak_create, crs=True, content_crs=True), methods=["POST"]),
@@ -261,7 +298,7 @@ class ZgwSimulator(Simulator):
                 response = await handler(request)
             except Problem as problem:
                 response = self._problem(request, problem)
-            response.headers["API-version"] = API_VERSIONS[api]
+            response.headers["API-version"] = self.profile.api_versions[api]
             if negotiated:
                 response.headers["Content-Crs"] = CRS
             return response
@@ -310,7 +347,7 @@ class ZgwSimulator(Simulator):
 
     def error(self, request: Request, status: int, title: str, detail: str = "", code: str = "error",
               headers: Mapping[str, str] | None = None) -> Response:
-        merged = {self.version_header: API_VERSIONS[api_of(request.url.path)], **(headers or {})}
+        merged = {self.version_header: self.profile.api_versions[api_of(request.url.path)], **(headers or {})}
         return super().error(request, status, title, detail, code, merged)
 
     # -- generic list and detail ---------------------------------------------------------------------
@@ -339,18 +376,34 @@ class ZgwSimulator(Simulator):
             expand = parse_expand(query.get("expand"), res.expand) if res.expand else []
             if res.ordering:
                 values["ordering"] = parse_ordering(query.get("ordering"), res.ordering)
-            return self._list_response(request, res, res.select(values), expand)
+            return await self._list_response(request, res, res.select(values), expand)
 
         endpoint.__name__ = f"{res.path.strip('/').replace('/', '_')}_list"
         endpoint.__doc__ = f"Alle {res.label.replace('|', '')} opvragen."
         return endpoint
 
-    def _list_response(self, request: Request, res: Resource, items: Sequence[Any], expand: list[str]) -> Response:
+    async def _list_response(self, request: Request, res: Resource, items: Sequence[Any],
+                             expand: list[str]) -> Response:
+        inlined = self.catalogi_inlined
         if not res.paged:
-            return json_response([self._item(res, i, expand, True) for i in items])
-        query = request.query_params
-        page = paginate(request.url, items, query.get("page"), page_size_of(query.get("pageSize")))
-        return json_response(page.body([self._item(res, i, expand, True) for i in page.items]))
+            body: Any = [self._item(res, i, expand, True) for i in items]
+        else:
+            query = request.query_params
+            page = paginate(request.url, items, query.get("page"), self._page_size(query.get("pageSize")))
+            body = page.body([self._item(res, i, expand, True) for i in page.items])
+        await self._expand_cost(inlined)
+        return json_response(body)
+
+    def _page_size(self, raw: str | None) -> int:
+        """``pageSize`` as Open Zaak reads it; a standard product ignores it and pages by its own size."""
+        return page_size_of(raw) if self.profile.page_size_param else PAGE_SIZE
+
+    async def _expand_cost(self, since: int) -> None:
+        """Wait ``expand_cost_ms`` for every Catalogi object inlined since ``since`` (the answer was built in
+        one go, without awaiting, so the difference is this answer's own)."""
+        count = self.catalogi_inlined - since
+        if count and self.behaviour.expand_cost_ms:
+            await asyncio.sleep(count * self.behaviour.expand_cost_ms / 1000)
 
     def _item(self, res: Resource, item: Any, expand: list[str], in_list: bool) -> Json:
         body = self._cached(res.path, item)
@@ -367,7 +420,10 @@ class ZgwSimulator(Simulator):
             _, etag = self._rendered(res.path, item)
             if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
                 return Response(status_code=304, headers={"ETag": etag})
-            return json_response(self._item(res, item, expand, False), headers={"ETag": etag})
+            inlined = self.catalogi_inlined
+            body = self._item(res, item, expand, False)
+            await self._expand_cost(inlined)
+            return json_response(body, headers={"ETag": etag})
 
         endpoint.__name__ = f"{res.path.strip('/').replace('/', '_')}_read"
         endpoint.__doc__ = f"Een specifieke {res.label.partition('|')[0]} opvragen."
@@ -382,15 +438,20 @@ class ZgwSimulator(Simulator):
 
     # -- expand --------------------------------------------------------------------------------------
 
+    def _catalogi(self, path: str, item: Any) -> Json:
+        """A Catalogi object to inline: counted, because Open Zaak pays dearly for each (``expand_cost_ms``)."""
+        self.catalogi_inlined += 1
+        return self._cached(path, item)
+
     def _expand(self, res: Resource, item: Any, paths: list[str]) -> Json:
         if res.path == "/zaken":
             return self._expand_zaak(item, paths)
         if res.path == "/enkelvoudiginformatieobjecten":
-            return {"informatieobjecttype": self._cached("/informatieobjecttypen",
-                                                         self.store.iotypen[item.informatieobjecttype_uuid])}
+            return {"informatieobjecttype": self._catalogi("/informatieobjecttypen",
+                                                           self.store.iotypen[item.informatieobjecttype_uuid])}
         out: Json = {}
         if "besluittype" in paths:
-            out["besluittype"] = self._cached("/besluittypen", self.store.besluittypen[item.besluittype_uuid])
+            out["besluittype"] = self._catalogi("/besluittypen", self.store.besluittypen[item.besluittype_uuid])
         zaak = self.store.zaken.get(item.zaak_uuid)
         if "zaak" in paths and zaak:
             out["zaak"] = self._cached("/zaken", zaak)
@@ -405,19 +466,19 @@ class ZgwSimulator(Simulator):
             return {**body, "_expand": {path.rpartition(".")[2]: related()}} if path in paths else body
 
         if "zaaktype" in paths:
-            out["zaaktype"] = self._cached("/zaaktypen", s.zaaktypen[zaak.zaaktype_uuid])
+            out["zaaktype"] = self._catalogi("/zaaktypen", s.zaaktypen[zaak.zaaktype_uuid])
         if "status" in paths and zaak.statussen:
             status = zaak.statussen[-1]
             out["status"] = with_nested(self._cached("/statussen", (zaak, status)), "status.statustype",
-                                        lambda: self._cached("/statustypen", s.statustypen[status.statustype_uuid]))
+                                        lambda: self._catalogi("/statustypen", s.statustypen[status.statustype_uuid]))
         if "resultaat" in paths and zaak.resultaat:
             resultaat = zaak.resultaat
             out["resultaat"] = with_nested(
                 self._cached("/resultaten", (zaak, resultaat)), "resultaat.resultaattype",
-                lambda: self._cached("/resultaattypen", s.resultaattypen[resultaat.resultaattype_uuid]))
+                lambda: self._catalogi("/resultaattypen", s.resultaattypen[resultaat.resultaattype_uuid]))
         if "rollen" in paths and zaak.rollen:
             out["rollen"] = [with_nested(self._cached("/rollen", (zaak, rol)), "rollen.roltype",
-                                         functools.partial(self._cached, "/roltypen", s.roltypen[rol.roltype_uuid]))
+                                         functools.partial(self._catalogi, "/roltypen", s.roltypen[rol.roltype_uuid]))
                              for rol in zaak.rollen]
         if "zaakobjecten" in paths and zaak.zaakobjecten:
             out["zaakobjecten"] = [self._cached("/zaakobjecten", (zaak, o)) for o in zaak.zaakobjecten]
@@ -430,11 +491,25 @@ class ZgwSimulator(Simulator):
 
     async def zaak_zoek(self, request: Request) -> Response:
         """Voer een (geo)-zoekopdracht uit op ZAAKen."""
+        query = request.query_params
+        reject_unknown(query.keys(), ["page", "pageSize", *(["expand"] if self.profile.zoek_expand_query else [])])
         body = zoek_body(await self._json_body(request))
         values = parse_filters(body, ZAAK_ZOEK_FILTERS)
         values["ordering"] = parse_ordering(body.get("ordering"), ZAAK_ORDERING)
-        expand = parse_expand(body.get("expand"), ZAAK_EXPAND)
-        return self._list_response(request, self._by_path["/zaken"], select_zaken(self.store, values), expand)
+        expand = parse_expand(self._zoek_expand(body.get("expand")), ZAAK_EXPAND)
+        if query.get("expand"):
+            expand = list(dict.fromkeys([*parse_expand(query["expand"], ZAAK_EXPAND), *expand]))
+        return await self._list_response(request, self._by_path["/zaken"], select_zaken(self.store, values), expand)
+
+    def _zoek_expand(self, raw: Any) -> Any:
+        """The ``_zoek`` body's ``expand`` in the profile's form: Open Zaak declares an array and fails on a
+        string (HTTP 500, as measured on 1.30.0); the standard declares a comma-separated string."""
+        if self.profile.zoek_expand_array and isinstance(raw, str):
+            raise Problem(500, "error", "Er is een serverfout opgetreden.", "Interne serverfout.", None,
+                          "APIException")
+        if not self.profile.zoek_expand_array and isinstance(raw, list):
+            raise validation_error([invalid("expand", "invalid", "Geen geldige string.")])
+        return raw
 
     async def zaakbesluit_list(self, request: Request) -> Response:
         """Alle ZAAKBESLUITen opvragen."""
@@ -462,7 +537,7 @@ class ZgwSimulator(Simulator):
         values = parse_filters(body, (Filter("uuid__in", "uuids"),))
         res = self._by_path["/enkelvoudiginformatieobjecten"]
         docs = [self.store.documenten[u] for u in values.get("uuid__in", []) if u in self.store.documenten]
-        return self._list_response(request, res, docs, parse_expand(body.get("expand"), res.expand))
+        return await self._list_response(request, res, docs, parse_expand(body.get("expand"), res.expand))
 
     async def eio_download(self, request: Request) -> Response:
         """Download de binaire data van het (ENKELVOUDIG) INFORMATIEOBJECT."""
@@ -524,11 +599,52 @@ class ZgwSimulator(Simulator):
     # -- OpenAPI per API -----------------------------------------------------------------------------
 
     async def _openapi(self, request: Request) -> Response:
+        """The profile's official document as JSON, its server pointing here; without the shared specs, one
+        synthesized from the routes."""
         api = api_of(request.url.path)
+        headers = {"Access-Control-Allow-Origin": "*", "API-version": self.profile.api_versions[api]}
+        if api not in self._documents:
+            official = conformance.official_document(self.profile.documents[api])
+            if official is None:
+                return json_response(self._synthesized(api), headers=headers)
+            self._documents[api] = orjson.dumps({**official, "servers": [{"url": self.url("", api)}]},
+                                                option=orjson.OPT_NON_STR_KEYS)
+        return Response(self._documents[api], media_type="application/json", headers=headers)
+
+    async def _openapi_yaml(self, request: Request) -> Response:
+        """``{base}/schema/openapi.yaml``: the official file as published (or the synthesized document, JSON
+        being YAML too)."""
+        api = api_of(request.url.path)
+        path = conformance.SHARED_SPECS / self.profile.documents[api]
+        body = path.read_bytes() if path.is_file() else orjson.dumps(self._synthesized(api))
+        return Response(body, media_type="application/vnd.oai.openapi",
+                        headers={"Access-Control-Allow-Origin": "*", "API-version": self.profile.api_versions[api]})
+
+    def _declare_extensions(self, paths: dict[str, dict[str, Any]]) -> None:
+        """What the profile accepts where products differ, declared as its official document would, so a client
+        that reads the document learns the same without the shared specs."""
+        page_size = {"name": "pageSize", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
+        expand_type = {"type": "array", "items": {"type": "string"}} if self.profile.zoek_expand_array else {
+            "type": "string"}
+        zoek = paths.get("/zaken/_zoek", {}).get("post")
+        if zoek is not None:
+            zoek["requestBody"] = {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {"expand": expand_type}}}}}
+            if self.profile.zoek_expand_query:
+                zoek["parameters"] = [{"name": "expand", "in": "query", "required": False, "style": "form",
+                                       "explode": False, "schema": {"type": "array", "items": {"type": "string"}}}]
+        if self.profile.page_size_param:
+            for path, method in (("/zaken", "get"), ("/zaken/_zoek", "post")):
+                operation = paths.get(path, {}).get(method)
+                if operation is not None:
+                    operation.setdefault("parameters", []).append(page_size)
+
+    def _synthesized(self, api: str) -> Json:
         base = BASES[api]
         paths: dict[str, dict[str, Any]] = {}
         for route in self.routes():
-            if not isinstance(route, Route) or not route.path.startswith(base + "/") or route.path.endswith(".json"):
+            if not isinstance(route, Route) or not route.path.startswith(base + "/") or "openapi." in route.path:
                 continue
             ops = paths.setdefault(route.path[len(base):], {})
             for method in sorted((route.methods or set()) - {"HEAD"}):
@@ -537,8 +653,8 @@ class ZgwSimulator(Simulator):
                     "summary": (route.endpoint.__doc__ or route.name).strip().splitlines()[0],
                     "responses": {"200": {"description": "OK"}},
                 }
-        doc = {"openapi": "3.0.3", "info": {"title": f"{api.capitalize()} API (Open Zaak 1.30, Gemeentegraaf demo)",
-                                            "version": API_VERSIONS[api]},
-               "servers": [{"url": self.url("", api)}], "paths": paths}
-        return json_response(doc, headers={"Access-Control-Allow-Origin": "*", "API-version": API_VERSIONS[api]})
-
+        if api == "zaken":
+            self._declare_extensions(paths)
+        title = f"{api.capitalize()} API ({self.profile.label}, Gemeentegraaf demo)"
+        return {"openapi": "3.0.3", "info": {"title": title, "version": self.profile.api_versions[api]},
+                "servers": [{"url": self.url("", api)}], "paths": paths}

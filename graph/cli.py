@@ -7,6 +7,14 @@ import logging
 from pathlib import Path
 
 import typer
+import uvicorn
+
+from demo.runner import Municipal, announced
+from demo.runner import serve as serve_world
+from demo.zgw_profile import PROFILES
+from graph.app import create_app
+from graph.config import from_mapping, load
+from schema.root import schema
 
 
 def _logging() -> None:
@@ -24,6 +32,14 @@ app = typer.Typer(
 )
 
 
+ZGW_PROFILE = typer.Option(
+    None,
+    "--zgw-profile",
+    help="ZGW product to imitate: 'openzaak' (Open Zaak 1.30) or 'standard' (the VNG standard, no extensions). "
+    "Default: [demo.zgw] profile in demo/gemeentegraaf.toml.",
+)
+
+
 @app.command()
 def serve(
     config: Path = typer.Option(
@@ -33,13 +49,8 @@ def serve(
     port: int | None = typer.Option(None, help="Overrides [gateway] port."),
 ) -> None:
     """Run the gateway over the sources named in a configuration file."""
-    import uvicorn
-
-    from graph import config as cfg
-    from graph.app import create_app
-
     _logging()
-    settings = cfg.load(config)
+    settings = load(config)
     # no access log: a GET query string can hold a BSN, and logs must not collect personal data
     uvicorn.run(
         create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
@@ -50,48 +61,39 @@ def serve(
 def sources(
     scale: float = typer.Option(1.0, help="Size of the municipality; 1 is about 2,000 persons."),
     seed: int = typer.Option(1, help="Seed of the generated data; the same seed gives the same municipality."),
+    zgw_profile: str | None = ZGW_PROFILE,
 ) -> None:
     """Run every simulated source API (ports 8101-8109) in one process."""
-    from demo.runner import main
-
-    main(seed=seed, scale=scale)
+    asyncio.run(serve_world(_world(seed, scale, zgw_profile)))
 
 
 @app.command()
 def demo(
     scale: float = typer.Option(1.0, help="Size of the municipality."),
     seed: int = typer.Option(1, help="Seed of the generated data."),
+    zgw_profile: str | None = ZGW_PROFILE,
 ) -> None:
     """Run the demo municipality's sources and the gateway on :8000 (GraphiQL at /graphql)."""
     _logging()
-    asyncio.run(_demo(scale, seed))
+    asyncio.run(_demo(_world(seed, scale, zgw_profile)))
 
 
-async def _demo(scale: float, seed: int) -> None:
-    import gc
+def _world(seed: int, scale: float, zgw_profile: str | None) -> Municipal:
+    if zgw_profile is not None and zgw_profile not in PROFILES:
+        raise typer.BadParameter(f"must be one of {', '.join(PROFILES)}", param_hint="--zgw-profile")
+    return announced(seed, scale, zgw_profile)
 
-    import uvicorn
 
-    from demo.generate import generate
-    from demo.runner import build, serve, unique_simulators
-    from graph.app import create_app
-    from graph.config import from_mapping
-
-    world = build(generate(seed=seed, scale=scale))
-    gc.freeze()  # the demo data lives as long as the process: keep the collector from rescanning it
+async def _demo(world: Municipal) -> None:
     settings = from_mapping(world.config)
     gateway = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
     )
-    for sim in unique_simulators(world):
-        print(f"  {sim.title:<44} {world.urls[sim.name]}")
     print(f"\n  GraphiQL: http://{settings.host}:{settings.port}/graphql\n")
-    await asyncio.gather(serve(world), gateway.serve())
+    await asyncio.gather(serve_world(world), gateway.serve())
 
 
 @app.command("export-schema")
 def export_schema() -> None:
     """Print the GraphQL schema (SDL)."""
-    from schema.root import schema
-
     typer.echo(schema.as_str())

@@ -310,6 +310,9 @@ class Sources:
         except KeyError:
             raise SourceError("UPSTREAM_UNAVAILABLE", name, f"Source '{name}' is not configured.") from None
 
+    def get(self, name: str) -> Source | None:
+        return self._by_name.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 

@@ -15,11 +15,11 @@ from functools import partial
 from typing import Any
 
 from graph.context import Context
-from graph.errors import SourceError
+from graph.errors import unless_absent
+from graph.expand import absorb
 from graph.paging import Page, parse_page
 from graph.selection import children
 from graph.tolerant import text, valid_uuid
-from resolvers import zgw
 
 KLANT = "klantinteracties"
 PAGE_SIZE = 100  # Open Klant's default; sent explicitly so the gateway's window arithmetic always holds
@@ -72,7 +72,7 @@ async def page(ctx: Context, path: str, number: int, filters: list[tuple[str, st
     params = _with_expand([*filters, ("page", str(number)), ("pageSize", str(PAGE_SIZE))], expand)
     found = parse_page(await ctx.sources[KLANT].get(path, params, context=ctx), KLANT)
     for item in found.items:
-        zgw.absorb(ctx, item)
+        absorb(ctx, item)
     return found
 
 
@@ -88,7 +88,7 @@ async def list_all(
         found = parse_page(await loader.load((path, params, number)), KLANT)
         for item in found.items:
             if isinstance(item, Mapping):
-                zgw.absorb(ctx, item)
+                absorb(ctx, item)
                 items.append(dict(item))
         if not found.has_next:
             break
@@ -112,15 +112,11 @@ async def detail(ctx: Context, path: str, uuid: str, expand: list[str]) -> dict[
 
 async def _details(ctx: Context, path: str, uuids: list[str], expand: list[str]) -> list[Any]:
     async def one(uuid: str) -> dict[str, Any] | None:
-        try:
-            body = await ctx.sources[KLANT].get(f"{path}/{uuid}", _with_expand([], expand), context=ctx)
-        except SourceError as exc:
-            if exc.code == "NOT_FOUND":
-                return None
-            raise
+        call = ctx.sources[KLANT].get(f"{path}/{uuid}", _with_expand([], expand), context=ctx)
+        body = await unless_absent(call, None)
         if not isinstance(body, Mapping):
             return None
-        zgw.absorb(ctx, body)
+        absorb(ctx, body)
         return dict(body)
 
     return list(await asyncio.gather(*(one(u) for u in uuids), return_exceptions=True))
@@ -131,12 +127,7 @@ async def follow(ctx: Context, ref: Any) -> dict[str, Any] | None:
     url = text(ref.get("url")) if isinstance(ref, Mapping) else text(ref)
     if url is None:
         return None
-    try:
-        body = await ctx.follow(url)
-    except SourceError as exc:
-        if exc.code == "NOT_FOUND":
-            return None
-        raise
+    body = await unless_absent(ctx.follow(url), None)
     return dict(body) if isinstance(body, Mapping) else None
 
 

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import BadRequest
-from graph.paging import bounds, fitting_page_size, window
+from graph.paging import bounds
 from graph.selection import selected_paths
 from graph.tolerant import integer, text, valid_uuid
 from resolvers import zgw
@@ -376,7 +376,7 @@ class Zaak:
 
     @strawberry.field(description="Every status the case had, oldest first.")
     async def statussen(self, info: Info[Context, None]) -> list[Status] | None:
-        rows = await zgw.list_all(info.context, zgw.ZAKEN, "/statussen", [("zaak", self.url)])
+        rows = await zgw.statussen_of(info.context, self._raw)
         return sorted((Status.from_api(r) for r in rows), key=lambda s: str(s.datum_status_gezet or ""))
 
     @strawberry.field(description="The outcome, once the case is closed.")
@@ -437,13 +437,9 @@ STATUS_FILTERS = {"open": True, "afgesloten": False}
 async def zaken_connection(
     info: Info[Context, None], first: int | None, after: str | None, filters: list[tuple[str, str]]
 ) -> Connection[Zaak]:
-    offset, count = bounds(first, after)  # bad paging is the caller's error, reported on the field itself
-    size = fitting_page_size(offset, count, zgw.PAGE_SIZE, zgw.MAX_PAGE_SIZE)
+    bounds(first, after)  # bad paging is the caller's error, reported on the field itself
     expand = zgw.expand_for(zgw.zaak_selection(selected_paths(info), "nodes", "edges.node"))
-    return lazy_connection(
-        lambda: window(first, after, size, lambda n: zgw.zaken_page(info.context, n, filters, expand, size)),
-        Zaak.from_api,
-    )
+    return lazy_connection(lambda: zgw.zaken_window(info.context, first, after, filters, expand), Zaak.from_api)
 
 
 @strawberry.type
@@ -564,14 +560,12 @@ class ZakenStatistiekQuery:
             filters.append(("startdatum__gte", str(vanaf)))
         if tot:
             filters.append(("startdatum__lt", str(tot)))
-        expand = ["status", "status.statustype"] if ZaakDimensie.STATUS in dims else []
+        expand = ["status"] if ZaakDimensie.STATUS in dims else []  # the statustype names: one call per distinct
         scan = zgw.scan_zaken(info.context, filters, expand)
         if ZaakDimensie.ZAAKTYPE in dims:
             rows, _ = await asyncio.gather(scan, zgw.prime_zaaktypen(info.context))
         else:
             rows = await scan
-        for zaak in rows:  # the inline statustypes serve the group names: prime each distinct one once
-            zgw.prime_statustype(info.context, zaak)
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for zaak in rows:
             key = tuple(_dimension(zaak, d) for d in dims)

@@ -22,7 +22,8 @@ from demo.notificaties import NotificatiesSimulator
 from demo.runner import Municipal, free_port, running_in_thread, with_port
 from demo.simulator import load_config
 from demo.zgw import ZgwSimulator
-from tests.oas import assert_conforms
+from demo.zgw_profile import OPENZAAK, STANDARD, with_profile
+from tests.oas import assert_conforms, official
 
 ZRC = "zgw/zaken-api-1.5.1/openapi.yaml"
 ZTC = "zgw/standaard/catalogi/ztc/1.3.x/1.3.3/openapi.yaml"
@@ -206,6 +207,8 @@ def test_each_api_names_its_own_version(client: httpx.Client, anon: httpx.Client
         assert openapi["info"]["version"] == version
         assert path in openapi["paths"] and f"{path}/{{uuid}}" in openapi["paths"]
         assert openapi["servers"] == [{"url": world.urls[api]}]
+        published = anon.get(world.urls[api] + "/schema/openapi.yaml")  # where Open Zaak itself publishes it
+        assert published.status_code == 200 and published.headers["API-version"] == version
 
 
 def test_detail_etag_and_if_none_match(client: httpx.Client, municipality: Municipality, world: Municipal) -> None:
@@ -424,7 +427,7 @@ def test_zoek_with_uuid_and_zaaktype_lists(client: httpx.Client, zrc: str, ztc: 
     assert {z["uuid"] for z in body["results"] + second["results"]} == set(wanted)
     types = {zaken[0].zaaktype_uuid, zaken[1].zaaktype_uuid}
     found = ok(client.post(f"{zrc}/zaken/_zoek", params={"pageSize": 500}, headers=WRITE_CRS, json={
-        "zaaktype__in": [f"{ztc}/zaaktypen/{t}" for t in types], "uuid__in": wanted, "expand": "zaaktype"}))
+        "zaaktype__in": [f"{ztc}/zaaktypen/{t}" for t in types], "uuid__in": wanted, "expand": ["zaaktype"]}))
     assert {z["uuid"] for z in found["results"]} == {z.uuid for z in zaken if z.zaaktype_uuid in types}
     assert all(z["_expand"]["zaaktype"]["url"] == z["zaaktype"] for z in found["results"])
     [param] = invalid_params(client.post(f"{zrc}/zaken/_zoek", json={"uuid__in": ["nope"]}, headers=WRITE_CRS))
@@ -753,3 +756,98 @@ def test_a_failing_nrc_never_fails_the_write(client: httpx.Client, anon: httpx.C
         assert delivered(anon, world, url)["status"] == 500
     finally:
         anon.put(control, json={"error_rate": 0.0}).raise_for_status()
+
+
+# --- profiles: Open Zaak itself, and a product that follows the standard ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def standard(municipality: Municipality) -> Iterator[tuple[Municipal, httpx.Client]]:
+    """The simulator in its ``standard`` profile, on a port of its own, and a client with a valid token."""
+    config = with_profile(load_config(), "standard")
+    port = free_port()
+    for name in ZgwSimulator.serves:
+        config["sources"][name]["url"] = with_port(config["sources"][name]["url"], port)
+    urls = {name: str(e["url"]) for name, e in config["sources"].items()}
+    world = Municipal(data=municipality, config=config)
+    zgw = ZgwSimulator(municipality, config, urls)
+    world.simulators.update({name: zgw for name in zgw.serves})
+    with running_in_thread(world) as running, httpx.Client(
+            headers={"Authorization": f"Bearer {token(running)}"}) as client:
+        yield running, client
+
+
+def test_zoek_expand_takes_open_zaaks_forms_and_a_string_fails(client: httpx.Client, zrc: str,
+                                                                municipality: Municipality) -> None:
+    zaak = zaak_with(municipality, "rollen")
+    body = {"uuid__in": [zaak.uuid]}
+    as_list = ok(client.post(f"{zrc}/zaken/_zoek", json={**body, "expand": ["rollen"]}, headers=WRITE_CRS))
+    in_query = ok(client.post(f"{zrc}/zaken/_zoek", params={"expand": "rollen"}, json=body, headers=WRITE_CRS))
+    assert len(as_list["results"][0]["_expand"]["rollen"]) == len(zaak.rollen)
+    assert in_query["results"] == as_list["results"]
+    problem(client.post(f"{zrc}/zaken/_zoek", json={**body, "expand": "rollen"}, headers=WRITE_CRS), 500, "error")
+    problem(client.post(f"{zrc}/zaken/_zoek", json={**body, "expand": "rollen,status"}, headers=WRITE_CRS), 500)
+
+
+def test_the_standard_profile_has_none_of_open_zaaks_extensions(standard: tuple[Municipal, httpx.Client],
+                                                                municipality: Municipality) -> None:
+    world, client = standard
+    zrc = world.urls["zaken"]
+    assert len(municipality.zaken) > 100
+    page = ok(client.get(f"{zrc}/zaken", params={"pageSize": 20}, headers=WRITE_CRS))  # 1.5.1 wants both
+    assert len(page["results"]) == 100  # pageSize ignored: the server's own size
+    assert "pageSize=20" in page["next"]
+    zaak = zaak_with(municipality, "rollen")
+    body = {"uuid__in": [zaak.uuid]}
+    found = ok(client.post(f"{zrc}/zaken/_zoek", json={**body, "expand": "rollen,status"}, headers=WRITE_CRS))
+    assert set(found["results"][0]["_expand"]) == {"rollen", "status"}
+    conforms(ZRC, "/zaken/_zoek", client.post(f"{zrc}/zaken/_zoek", json=body, headers=WRITE_CRS), "post")
+    [param] = invalid_params(client.post(f"{zrc}/zaken/_zoek", json={**body, "expand": ["rollen"]}, headers=WRITE_CRS))
+    assert (param["name"], param["code"]) == ("expand", "invalid")
+    [param] = invalid_params(client.post(f"{zrc}/zaken/_zoek", params={"expand": "rollen"}, json=body,
+                                         headers=WRITE_CRS))
+    assert param["code"] == "unknown-parameters"
+    if official(STANDARD.documents["zaken"]):  # the request check runs only with the official document
+        assert world.simulators["zaken"].violation_count == 1  # the array: the document wants a string
+
+
+def test_each_profile_serves_its_own_documents(standard: tuple[Municipal, httpx.Client], anon: httpx.Client,
+                                                world: Municipal) -> None:
+    theirs, client = standard
+    expected = {"zaken": ("1.5.1", "1.5.1"), "catalogi": ("1.3.1", "1.3.3"), "documenten": ("1.4.2", "1.7.0"),
+                "besluiten": ("1.1.0", "1.1.0")}
+    for api, versions in expected.items():
+        for running, version in zip((world, theirs), versions, strict=True):
+            openapi = ok(anon.get(running.urls[api] + "/openapi.json"), version)
+            assert openapi["info"]["version"] == version
+            assert openapi["servers"] == [{"url": running.urls[api]}]
+            published = anon.get(running.urls[api] + "/schema/openapi.yaml")
+            assert published.status_code == 200
+            if official(OPENZAAK.documents[api]) and official(STANDARD.documents[api]):
+                assert published.text.startswith("openapi:")  # the file as published, not a synthesized one
+    oz = ok(anon.get(world.urls["zaken"] + "/openapi.json"))["paths"]["/zaken/_zoek"]["post"]
+    std = ok(anon.get(theirs.urls["zaken"] + "/openapi.json"))["paths"]["/zaken/_zoek"]["post"]
+    assert any(p.get("name") == "expand" for p in oz["parameters"])
+    assert not any(p.get("name") in ("expand", "pageSize") for p in std.get("parameters", []))
+    assert ok(client.get(theirs.urls["catalogi"] + "/zaaktypen"), "1.3.3")
+
+
+def test_expand_cost_is_paid_per_inlined_catalogi_object(client: httpx.Client, zrc: str, sim: ZgwSimulator) -> None:
+    sim.behaviour.update({"expand_cost_ms": 15})
+    try:
+        sim.reset_counts()
+        ok(client.get(f"{zrc}/zaken", params={"pageSize": 10, "expand": "status,rollen"}, headers=CRS))
+        assert sim.catalogi_inlined == 0  # Zaken's own resources cost nothing extra
+        started = time.perf_counter()
+        body = ok(client.get(f"{zrc}/zaken", params={"pageSize": 10, "expand": "zaaktype,status,status.statustype"},
+                             headers=CRS))
+        elapsed = time.perf_counter() - started
+        inlined = sum(1 for z in body["results"] for key in ("zaaktype",) if key in z["_expand"]) + sum(
+            1 for z in body["results"] if "statustype" in z["_expand"].get("status", {}).get("_expand", {}))
+        assert sim.catalogi_inlined == inlined >= 10
+        assert elapsed >= inlined * 0.015
+        detail = ok(client.get(body["results"][0]["url"], params={"expand": "zaaktype"}, headers=CRS))
+        assert detail["_expand"]["zaaktype"]["url"] == detail["zaaktype"]
+        assert sim.catalogi_inlined == inlined + 1
+    finally:
+        sim.behaviour.update({"expand_cost_ms": 0})

@@ -114,7 +114,10 @@ async def test_the_readme_query_works(gateway: Gateway, demo: Municipal) -> None
     bsns = {b for c in gateway.calls("brp") for b in c["body"]["burgerservicenummer"]}
     addresses = {demo.data.personen[b].nummeraanduiding_id for b in bsns}
     assert len(gateway.calls("zaken")) == 1
-    assert not gateway.calls("catalogi")
+    types = [c["path"].rsplit("/", 2)[-2] for c in gateway.calls("catalogi")]
+    assert len(gateway.calls("catalogi")) == len({c["path"] for c in gateway.calls("catalogi")})  # each type once
+    assert set(types) <= {"zaaktypen", "statustypen"}
+    assert types.count("zaaktypen") <= len(nodes) and types.count("statustypen") <= len(nodes)
     assert len(gateway.calls("brp")) == -(-len(bsns) // 20)
     assert len(gateway.calls("bag")) == len(addresses)
     assert len(gateway.calls("documenten")) <= 1

@@ -12,6 +12,7 @@ import pytest
 from demo.brp import BrpSimulator
 from demo.model import Municipality
 from demo.runner import running_alone
+from demo.simulator import Simulator
 from graph.config import from_mapping
 from graph.context import Context
 from graph.errors import ResultTooLarge, SourceError
@@ -25,6 +26,7 @@ class Crowded:
     context: Context
     crowded: str  # an adresseerbaar object where 11 people live
     quiet: str  # one where somebody lives
+    brp: Simulator
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,8 @@ async def crowded(municipality: Municipality) -> AsyncIterator[Crowded]:
     with running_alone(BrpSimulator, dataclasses.replace(municipality, personen=personen)) as world:
         sources = Sources.from_config(from_mapping({"sources": {"brp": world.config["sources"]["brp"]}}).sources)
         try:
-            yield Crowded(Context(sources), str(home.adresseerbaar_object_id), str(living[20].adresseerbaar_object_id))
+            yield Crowded(Context(sources), str(home.adresseerbaar_object_id), str(living[20].adresseerbaar_object_id),
+                          world.simulators["brp"])
         finally:
             await sources.aclose()
 
@@ -50,17 +53,22 @@ async def test_more_than_ten_residents_is_result_too_large(crowded: Crowded) -> 
         await brp.bewoners(crowded.context, crowded.crowded, ("burgerservicenummer",))
 
 
-async def test_an_invalid_parameter_is_a_refusal_not_too_many_results(
+async def test_another_400_is_a_refusal_not_too_many_results(
     crowded: Crowded, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, "gemeentegraaf.sources"), pytest.raises(SourceError) as caught:
-        await brp.bewoners(crowded.context, "0000000000000000", ("burgerservicenummer",))
+    crowded.brp.behaviour.update({"error_rate": 1.0, "error_status": 400})  # a problem with code "injected"
+    try:
+        with caplog.at_level(logging.WARNING, "gemeentegraaf.sources"), pytest.raises(SourceError) as caught:
+            await brp.bewoners(Context(crowded.context.sources), crowded.quiet, ("burgerservicenummer",))
+    finally:
+        crowded.brp.behaviour.update({"error_rate": 0.0})
     assert caught.value.code == "UPSTREAM_REFUSED"
     assert caught.value.status == 400
-    assert brp.TOO_MANY_RESULTS not in caught.value.problems
+    assert caught.value.problems == {"injected"}
     [record] = [r for r in caplog.records if r.name == "gemeentegraaf.sources"]
-    assert "brp refused POST: status 400" in record.getMessage()
-    assert "0000000000000000" not in record.getMessage()
+    assert record.getMessage().startswith("source brp refused POST: status 400, problem type ")
+    assert record.getMessage().endswith("codes injected")
+    assert crowded.quiet not in record.getMessage()
 
 
 async def test_a_filter_the_source_would_refuse_is_refused_before_calling_it(gateway: Gateway) -> None:
