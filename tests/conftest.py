@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from demo.conformance import SHARED_SPECS as SHARED_SPECS  # the one definition; tests.oas reads it from here
 from demo.generate import generate
 from demo.model import Municipality
 from demo.runner import Municipal, build, running_in_thread
+from demo.simulator import VIOLATION_OBSERVERS, Simulator
 
-SHARED_SPECS = Path(os.environ.get("GEMEENTEGRAAF_SPECS", Path(__file__).resolve().parents[2] / "shared" / "specs"))
 TEST_SEED = 7
 TEST_SCALE = float(os.environ.get("GEMEENTEGRAAF_TEST_SCALE", "0.25"))
 
@@ -30,6 +31,27 @@ def demo(municipality: Municipality) -> Iterator[Municipal]:
     world = build(municipality, ephemeral_ports=True)
     with running_in_thread(world) as running:
         yield running
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gateway_requests_conform() -> Iterator[None]:
+    """At the end, the session fails if the gateway (``User-Agent: gemeentegraaf/...``) sent any simulator, in
+    any world a test built, a request the official document of its API forbids. The tests' own deliberate
+    requests (their own clients) do not count."""
+    from_gateway: list[dict[str, Any]] = []
+
+    def observe(sim: Simulator, entry: dict[str, Any]) -> None:
+        if entry["user_agent"].startswith("gemeentegraaf/"):
+            from_gateway.append(entry)
+
+    VIOLATION_OBSERVERS.append(observe)
+    try:
+        yield
+    finally:
+        VIOLATION_OBSERVERS.remove(observe)
+    grouped = Counter(f"{e['source']}: {e['operation']}: {'; '.join(e['messages'])}" for e in from_gateway)
+    assert not grouped, "the gateway sent requests the official documents forbid:\n" + "\n".join(
+        f"{count} x {what}" for what, count in grouped.most_common())
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +105,21 @@ async def gateway(demo: Municipal) -> AsyncIterator[Gateway]:
     yield gw
     await gw.client.aclose()
     await gw.app.state.sources.aclose()
+
+
+# -- where the official specs came from, before and after the run (the texts live in tests/oas.py) ------------
+
+
+def pytest_report_header() -> list[str]:
+    from tests.oas import header_lines
+
+    return header_lines()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Also under ``-q``, which hides the header: which checks a run without the specs left out."""
+    from tests.oas import summary_lines
+
+    terminalreporter.write_sep("-", "official specs")
+    for line in summary_lines():
+        terminalreporter.write_line(line)

@@ -65,8 +65,8 @@ async def inputs(gateway: Gateway, demo: Municipal) -> dict[str, Any]:
     data = found["data"]
     bsn = data["partijen"]["nodes"][0]["bsn"]
     person = await gateway.query(
-        """query($bsn: String!) { persoon(burgerservicenummer: $bsn) { verblijfplaats { adres { nummeraanduidingIdentificatie postcode
-        huisnummer } } } }""",
+        """query($bsn: String!) { persoon(burgerservicenummer: $bsn) { verblijfplaats { adres {
+        nummeraanduidingIdentificatie postcode huisnummer } } } }""",
         {"bsn": bsn},
     )
     registration = next(iter(demo.data.vakantieverhuur.values()))
