@@ -19,7 +19,7 @@ import uvicorn
 from demo.generate import generate
 from demo.model import Municipality
 from demo.simulator import Simulator, load_config
-from demo.zgw_profile import profile_of, with_profile
+from demo.zgw_profile import with_profile
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,6 @@ def announced(seed: int = 1, scale: float = 1.0, zgw_profile: str | None = None)
         config = with_profile(config, zgw_profile)
     world = build(generate(seed=seed, scale=scale), config)
     gc.freeze()  # the municipality lives as long as the process: keep the collector from rescanning it
-    print(f"  ZGW profile: {profile_of(world.config).name}")
     for sim in unique_simulators(world):
-        print(f"  {sim.title:<44} {world.urls[sim.name]}")
+        print(f"  {sim.banner:<44} {world.urls[sim.name]}")
     return world

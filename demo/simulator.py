@@ -152,6 +152,11 @@ class Simulator:
         return sources.get(source or self.name, {})
 
     @property
+    def banner(self) -> str:
+        """What ``gemeentegraaf sources`` prints for this host."""
+        return self.title
+
+    @property
     def base_url(self) -> str:
         return self.urls[self.name]
 

@@ -147,7 +147,7 @@ class Resource:
 class ZgwSimulator(Simulator):
     name = "zaken"
     serves: ClassVar[tuple[str, ...]] = ("zaken", "catalogi", "documenten", "besluiten")
-    title = "Open Zaak 1.30 (Zaken, Catalogi, Documenten, Besluiten)"
+    title = "ZGW (Zaken, Catalogi, Documenten, Besluiten)"
     api_version = "1.5.1"  # Zaken, in either profile
     base_path = BASES["zaken"]
     default_port = 8101
@@ -167,6 +167,10 @@ class ZgwSimulator(Simulator):
         self._json: dict[tuple[str, str], tuple[Json, str]] = {}  # (path, key) -> (body, etag)
         self.resources = self._resources()
         self._by_path = {res.path: res for res in self.resources}
+
+    @property
+    def banner(self) -> str:
+        return f"{self.profile.label} ZGW" if self.profile.name == "openzaak" else "ZGW, the standard to the letter"
 
     def reset(self) -> None:
         """Forget every write (tests that write call this so later tests see the generated data)."""
