@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from aiodataloader import DataLoader
 from starlette.requests import Request
 
+from graph.caller import ANONYMOUS, Caller, Processing, new_processing
 from graph.source import Sources
 
 K = TypeVar("K")
@@ -21,9 +22,20 @@ BatchFn = Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]
 
 
 class Context:
-    def __init__(self, sources: Sources, request: Request | None = None) -> None:
+    """``caller`` is who asks (``ANONYMOUS`` until authentication says otherwise); ``processing`` is the
+    request's purpose and ids, which stages pass on to the sources and the processing log records."""
+
+    def __init__(
+        self,
+        sources: Sources,
+        request: Request | None = None,
+        caller: Caller = ANONYMOUS,
+        processing: Processing | None = None,
+    ) -> None:
         self.sources = sources
         self.request = request
+        self.caller = caller
+        self.processing = processing or new_processing(None)
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
 
     def loader(

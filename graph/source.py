@@ -267,6 +267,8 @@ class Source:
         return (await self.send(call)).json()
 
     async def _http(self, call: SourceCall) -> SourceResponse:
+        if self.internal_url(call.url) != call.url:  # the last word: no stage or caller sends elsewhere
+            raise SourceError("FORBIDDEN_URL", self.name, "A link points outside the configured sources.")
         try:
             response = await self.client.request(
                 call.method,
