@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from graph.config import GatewayConfig
+from graph.caller import ANONYMOUS, Caller, processing_of
 from graph.context import Context
 from graph.source import Sources
 
@@ -28,7 +29,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.sources = sources
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        return Context(self.sources, request if isinstance(request, Request) else None)
+        http = request if isinstance(request, Request) else None
+        caller = await self.authenticate(http)
+        return Context(self.sources, http, caller, processing_of(http))
+
+    async def authenticate(self, request: Request | None) -> Caller:
+        """Who is asking (``graph.authn`` checks the bearer token)."""
+        return ANONYMOUS
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from starlette.requests import Request
+
 from graph.identifiers import valid_bsn
 
 
@@ -73,6 +75,24 @@ def new_processing(
     if len(parts) == 4 and parts[0] == "00" and _hex(parts[1], 32) and _hex(parts[2], 16) and _hex(parts[3], 2):
         trace_id, parent_id, sampled = parts[1], parts[2], bool(int(parts[3], 16) & 1)
     return Processing(activity, trace_id, secrets.token_hex(8), transaction_id or _uuid7_like(), parent_id, sampled)
+
+
+PURPOSE_HEADER = "X-Verwerkingsactiviteit"
+MAX_HEADER = 1024  # NLX's limit on a header value; longer ones are not ids
+
+
+def processing_of(request: Request | None) -> Processing:
+    """The processing a request asks for: its purpose header (checked against the register where it is
+    used, not here), the client's ``traceparent`` and ``Fsc-Transaction-Id`` when well-formed."""
+    headers = request.headers if request is not None else {}
+    activity = (headers.get(PURPOSE_HEADER) or "").strip() or None
+    transaction = (headers.get("Fsc-Transaction-Id") or "").strip()
+    valid = 0 < len(transaction) <= 128 and all(c.isalnum() or c in "-_." for c in transaction)
+    return new_processing(
+        activity if activity and len(activity) <= MAX_HEADER else None,
+        headers.get("traceparent"),
+        transaction if valid else None,
+    )
 
 
 def _hex(value: str, length: int) -> bool:
