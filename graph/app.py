@@ -15,8 +15,8 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from graph.config import GatewayConfig
 from graph.caller import ANONYMOUS, Caller, processing_of
+from graph.config import GatewayConfig
 from graph.context import Context
 from graph.source import Sources
 
