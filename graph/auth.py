@@ -12,6 +12,7 @@ import httpx
 import jwt
 
 from graph.config import ConfigError, SourceConfig
+from graph.oauth import ClientCredentials
 
 
 class ZgwJwt(httpx.Auth):
@@ -82,6 +83,9 @@ SCHEMES: dict[str, Callable[[SourceConfig], httpx.Auth | None]] = {
     "bearer": lambda c: Header("Authorization", f"Bearer {_required(c, 'token')}"),
     "token": lambda c: Header("Authorization", f"Token {_required(c, 'token')}"),
     "cookie": lambda c: Cookie(_required(c, "cookie"), _required(c, "token")),
+    "oauth2-client-credentials": lambda c: ClientCredentials(
+        c.name, _required(c, "token_url"), _required(c, "client_id"), _required(c, "client_secret"), c.option("scope")
+    ),
 }
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECRET_KEYS = frozenset({"secret", "key", "token", "password", "client_secret"})
+SECRET_KEYS = frozenset({"secret", "key", "token", "password", "client_secret", "client_key_password"})
 ENV_PREFIX = "GEMEENTEGRAAF_"
 
 
@@ -91,6 +91,17 @@ def _apply_env(entry: dict[str, Any], table: str, env: Mapping[str, str]) -> Non
             entry[var[len(prefix) :].lower()] = value
 
 
+def _read_secret_files(name: str, entry: dict[str, Any]) -> None:
+    """``<secret>_file = "/run/secrets/…"`` puts the file's content in ``<secret>`` (Docker and Kubernetes
+    mount secrets as files), so no secret needs to stand in the configuration or the environment."""
+    for key in [k for k in entry if k.endswith("_file") and k[: -len("_file")] in SECRET_KEYS]:
+        path = entry.pop(key)
+        try:
+            entry[key[: -len("_file")]] = Path(str(path)).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"[sources.{name}] {key}: cannot read {path} ({exc.strerror})") from None
+
+
 def _source(name: str, entry: dict[str, Any]) -> SourceConfig:
     url = entry.pop("url", None)
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -108,6 +119,7 @@ def _source(name: str, entry: dict[str, Any]) -> SourceConfig:
         isinstance(u, str) and u.strip().startswith(("http://", "https://")) for u in listed
     ):
         raise ConfigError(f"[sources.{name}] public_urls must be a list of http(s) URL prefixes")
+    _read_secret_files(name, entry)
     return SourceConfig(
         name=name,
         url=url.rstrip("/"),

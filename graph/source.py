@@ -27,6 +27,7 @@ from graph import __version__
 from graph.auth import auth_for
 from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
+from graph.tls import tls_for
 
 log = logging.getLogger("gemeentegraaf.sources")
 QueryParams = Sequence[tuple[str, str]]
@@ -200,6 +201,7 @@ class Source:
             timeout=httpx.Timeout(config.timeout_s),
             limits=limits,
             transport=transport,
+            verify=tls_for(config),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         )
