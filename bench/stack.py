@@ -109,6 +109,8 @@ def running(scale: float, seed: int) -> Iterator[Stack]:
             port = free_port()
             gateway_url = f"http://127.0.0.1:{port}"
             env = {f"GEMEENTEGRAAF_{name.upper()}_URL": url for name, url in urls.items()}
+            env["GEMEENTEGRAAF_AUTH_ISSUER"] = urls["issuer"]  # the demo issuer the sources process runs
+            env["GEMEENTEGRAAF_GATEWAY_LOGBOEK_PATH"] = str(Path(tmp) / "logboek.jsonl")
             gateway_cmd = [sys.executable, "-c", "from graph.cli import app; app()", "serve", "--config",
                            str(CONFIG_FILE), "--host", "127.0.0.1", "--port", str(port)]
             with _process(gateway_cmd, lambda: _healthy(gateway_url), timeout_s=30, name="gateway", env=env):

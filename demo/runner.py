@@ -34,6 +34,7 @@ SIMULATORS: tuple[str, ...] = (
     "demo.vakantieverhuur:VakantieverhuurSimulator",
     "demo.huishoudboekje:HuishoudboekjeSimulator",
     "demo.notificaties:NotificatiesSimulator",
+    "demo.issuer:IssuerSimulator",
 )
 
 

@@ -53,7 +53,9 @@ VIOLATION_OBSERVERS: list[Callable[[Simulator, dict[str, Any]], None]] = []
 def load_config(path: Path = CONFIG_FILE) -> dict[str, Any]:
     """The demo's one checked-in configuration: source URLs and the credentials they accept."""
     with path.open("rb") as f:
-        return tomllib.load(f)
+        raw = tomllib.load(f)
+    raw.setdefault("gateway", {}).setdefault("config_dir", str(path.resolve().parent))  # for relative paths in it
+    return raw
 
 
 def json_response(

@@ -5,8 +5,10 @@ Register a new scheme in ``SCHEMES``; a source picks one with ``auth = "<scheme>
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable, Generator
+from typing import Any, TypeGuard
 
 import httpx
 import jwt
@@ -14,37 +16,67 @@ import jwt
 from graph.config import ConfigError, SourceConfig
 from graph.oauth import ClientCredentials
 
+USER_EXTENSION = "gemeentegraaf.user"
+"""httpx request extension carrying ``(user_id, user_representation)`` of the caller a call serves: an
+``Auth`` sees only the request, and an extension, unlike a header, never goes on the wire."""
+
+User = tuple[str, str]
+SERVICE_USER: User = ("gemeentegraaf", "Gemeentegraaf")  # calls outside a request: the gateway itself
+
 
 class ZgwJwt(httpx.Auth):
-    """ZGW: an HS256 JWT with ``client_id`` and ``iat``, minted here and renewed well before providers
-    reject it (Open Zaak refuses an ``iat`` older than 3600 s, with no leeway)."""
+    """ZGW: an HS256 JWT with ``client_id`` and ``iat``, plus the caller as ``user_id`` and
+    ``user_representation`` so the source's audit trail names the person who asked, not the gateway.
+
+    One token per caller, minted on first use and renewed well before providers reject it (Open Zaak
+    refuses an ``iat`` older than 3600 s, with no leeway). At most ``max_users`` tokens are kept, least
+    recently used dropped first, so many callers cannot grow memory without bound.
+    """
 
     renew_after_s = 1800.0
 
     def __init__(
-        self, client_id: str, secret: str, user_id: str = "gemeentegraaf", clock: Callable[[], float] = time.time
+        self,
+        client_id: str,
+        secret: str,
+        user_id: str = SERVICE_USER[0],
+        clock: Callable[[], float] = time.time,
+        max_users: int = 1024,
     ) -> None:
         self.client_id, self._secret, self.user_id, self._clock = client_id, secret, user_id, clock
-        self._token = ""
-        self._minted_at = float("-inf")
+        self.max_users = max(1, max_users)
+        self._tokens: collections.OrderedDict[User, tuple[str, float]] = collections.OrderedDict()
 
-    def token(self) -> str:
+    def token(self, user: User | None = None) -> str:
+        """The token for ``user`` (``(user_id, representation)``), or for the gateway itself."""
+        key = user or (self.user_id, SERVICE_USER[1])
         now = self._clock()
-        if now - self._minted_at >= self.renew_after_s:
-            claims = {
-                "iss": self.client_id,
-                "iat": int(now),
-                "client_id": self.client_id,
-                "user_id": self.user_id,
-                "user_representation": "Gemeentegraaf",
-            }
-            self._token = jwt.encode(claims, self._secret, algorithm="HS256")
-            self._minted_at = now
-        return self._token
+        found = self._tokens.get(key)
+        if found is not None and now - found[1] < self.renew_after_s:
+            self._tokens.move_to_end(key)
+            return found[0]
+        claims = {
+            "iss": self.client_id,
+            "iat": int(now),
+            "client_id": self.client_id,
+            "user_id": key[0],
+            "user_representation": key[1],
+        }
+        minted = jwt.encode(claims, self._secret, algorithm="HS256")
+        self._tokens[key] = (minted, now)
+        self._tokens.move_to_end(key)
+        while len(self._tokens) > self.max_users:
+            self._tokens.popitem(last=False)
+        return minted
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token()}"
+        user = request.extensions.get(USER_EXTENSION)
+        request.headers["Authorization"] = f"Bearer {self.token(user if _is_user(user) else None)}"
         yield request
+
+
+def _is_user(value: Any) -> TypeGuard[User]:
+    return isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) and v for v in value)
 
 
 class Header(httpx.Auth):

@@ -6,14 +6,18 @@ import asyncio
 import logging
 from pathlib import Path
 
+import httpx
 import typer
 import uvicorn
 
+from demo.issuer import DEMO_PURPOSE
 from demo.runner import Municipal, announced
 from demo.runner import serve as serve_world
+from demo.simulator import load_config
 from demo.zgw_profile import PROFILES
 from graph.app import create_app
-from graph.config import from_mapping, load
+from graph.caller import PURPOSE_HEADER
+from graph.config import ConfigError, from_mapping, load
 from schema.root import schema
 
 
@@ -50,11 +54,14 @@ def serve(
 ) -> None:
     """Run the gateway over the sources named in a configuration file."""
     _logging()
-    settings = load(config)
+    try:
+        settings = load(config)
+        gateway = create_app(settings)
+    except ConfigError as exc:
+        typer.echo(f"{config}: {exc}", err=True)
+        raise typer.Exit(2) from None
     # no access log: a GET query string can hold a BSN, and logs must not collect personal data
-    uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
-    )
+    uvicorn.run(gateway, host=host or settings.host, port=port or settings.port, log_level="info", access_log=False)
 
 
 @app.command()
@@ -84,13 +91,52 @@ def _world(seed: int, scale: float, zgw_profile: str | None) -> Municipal:
     return announced(seed, scale, zgw_profile)
 
 
+DEMO_TOKEN_S = 7 * 86400  # as long as anyone runs a demo; the issuer's keys die with the process anyway
+
+
 async def _demo(world: Municipal) -> None:
+    from demo.issuer import IssuerSimulator
+
+    issuer = world.simulators["issuer"]
+    assert isinstance(issuer, IssuerSimulator)
+    # GraphiQL opens ready to query: a demo employee's token and the demo purpose, set here at run time only
+    world.config["gateway"]["graphiql_headers"] = {
+        "Authorization": f"Bearer {issuer.mint(lifetime_s=DEMO_TOKEN_S)}", PURPOSE_HEADER: DEMO_PURPOSE}
     settings = from_mapping(world.config)
     gateway = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
     )
-    print(f"\n  GraphiQL: http://{settings.host}:{settings.port}/graphql\n")
+    print(f"\n  GraphiQL: http://{settings.host}:{settings.port}/graphql (opens with a demo employee's token)"
+          "\n  Other tokens: gemeentegraaf token --help\n")
     await asyncio.gather(serve_world(world), gateway.serve())
+
+
+@app.command()
+def token(
+    scope: list[str] | None = typer.Option(
+        None, "--scope", "-s", help="A scope the token holds (repeat for more). Default: every scope of the demo."),
+    bsn: str | None = typer.Option(None, help="A citizen's token: the subject is this BSN."),
+    subject: str | None = typer.Option(None, help="The subject (sub). Default: the demo employee."),
+    audience: str | None = typer.Option(None, help="The audience (aud). Default: the demo gateway's."),
+    expired: bool = typer.Option(False, "--expired", help="A token that has already expired (to see the 401)."),
+    issuer: str | None = typer.Option(None, help="The demo issuer's URL. Default: [sources.issuer] of the demo."),
+) -> None:
+    """Print a bearer token from the running demo issuer (`make demo` or `gemeentegraaf sources`)."""
+    url = (issuer or str(load_config()["sources"]["issuer"]["url"])).rstrip("/")
+    body: dict[str, object] = {"expired": expired}
+    for key, value in (("scope", scope or None), ("bsn", bsn), ("subject", subject), ("audience", audience)):
+        if value is not None:
+            body[key] = value
+    try:
+        answer = httpx.post(f"{url}/_demo/token", json=body, timeout=10)
+    except httpx.HTTPError:
+        typer.echo(f"The demo token issuer is not running at {url}: start it with `make demo` or "
+                   "`gemeentegraaf sources`.", err=True)
+        raise typer.Exit(1) from None
+    if answer.status_code != 200:
+        typer.echo(f"The demo token issuer refused: {answer.text}", err=True)
+        raise typer.Exit(1)
+    typer.echo(answer.json()["access_token"])
 
 
 @app.command("export-schema")

@@ -12,7 +12,8 @@ The file has a ``[gateway]`` table and one ``[sources.<name>]`` table per source
     public_urls = ["https://brp.example.nl/haalcentraal/api/brp"]  # links it writes, if not by ``url``
 
 ``GEMEENTEGRAAF_<SOURCE>_<KEY>`` overrides one value (``GEMEENTEGRAAF_BRP_KEY=...``), so secrets can come
-from the environment instead of the file; ``GEMEENTEGRAAF_GATEWAY_PORT`` likewise for the gateway.
+from the environment instead of the file; ``GEMEENTEGRAAF_GATEWAY_PORT`` likewise for the gateway, and
+``GEMEENTEGRAAF_AUTH_<KEY>`` for its ``[gateway.auth]`` table (``graph.authn``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from graph.limits import Limits
 
 SECRET_KEYS = frozenset({"secret", "key", "token", "password", "client_secret", "client_key_password"})
 ENV_PREFIX = "GEMEENTEGRAAF_"
@@ -60,6 +63,8 @@ class GatewayConfig:
 def load(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     with Path(path).open("rb") as f:
         raw = tomllib.load(f)
+    # paths in [gateway] (such as verwerkingsactiviteiten) are relative to the file that names them
+    raw.setdefault("gateway", {}).setdefault("config_dir", str(Path(path).resolve().parent))
     return from_mapping(raw, os.environ if environ is None else environ)
 
 
@@ -67,6 +72,11 @@ def from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | None = Non
     env = environ or {}
     gateway = dict(raw.get("gateway", {}))
     _apply_env(gateway, "GATEWAY", env)
+    if isinstance(gateway.get("auth", {}), Mapping):  # [gateway.auth] (graph.authn): GEMEENTEGRAAF_AUTH_<KEY>
+        auth = dict(gateway.get("auth", {}))
+        _apply_env(auth, "AUTH", env)
+        if auth or "auth" in gateway:
+            gateway["auth"] = auth
     tables = raw.get("sources", {})
     if not isinstance(tables, Mapping):
         raise ConfigError("[sources] must be a table of [sources.<name>] tables")
@@ -74,9 +84,15 @@ def from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | None = Non
     for name, table in tables.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"[sources.{name}] must be a table")
+        if table.get("demo_only") is True:
+            continue  # a host of the simulated municipality that is no source of the gateway (the token issuer)
         entry = dict(table)
         _apply_env(entry, name.upper(), env)
         sources[name] = _source(name, entry)
+    try:
+        Limits.from_options(gateway)  # [gateway.limits]: refuse a wrong value at start-up, naming the key
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         port = int(gateway.pop("port", 8000))
     except (TypeError, ValueError) as exc:

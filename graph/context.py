@@ -14,6 +14,8 @@ from aiodataloader import DataLoader
 from starlette.requests import Request
 
 from graph.caller import ANONYMOUS, Caller, Processing, new_processing
+from graph.errors import PurposeError
+from graph.purpose import Activity, Register
 from graph.source import Sources
 
 K = TypeVar("K")
@@ -36,7 +38,18 @@ class Context:
         self.request = request
         self.caller = caller
         self.processing = processing or new_processing(None)
+        # Set per operation by graph.purpose.PurposeBinding: the validated activity, or why there is none.
+        self.register: Register = Register()
+        self.purpose: Activity | None = None
+        self.purpose_error: PurposeError | None = PurposeError("PURPOSE_REQUIRED", "No purpose was settled.")
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
+        self._batches: set[asyncio.Task[Any]] = set()
+
+    def close(self) -> None:
+        """End the request's work still in flight. DataLoader batches run as tasks of their own, outside the
+        request's task, so a client that leaves (or a deadline) would otherwise not stop their source calls."""
+        for task in list(self._batches):
+            task.cancel()
 
     def loader(
         self, name: Hashable, batch: BatchFn[Any, Any], max_batch_size: int | None = None
@@ -46,7 +59,14 @@ class Context:
         if found is None:
 
             async def run(keys: list[Any]) -> list[Any]:  # aiodataloader insists on a coroutine function
-                return list(await batch(keys))
+                task = asyncio.current_task()
+                if task is not None:
+                    self._batches.add(task)
+                try:
+                    return list(await batch(keys))
+                finally:
+                    if task is not None:
+                        self._batches.discard(task)
 
             found = self._loaders[name] = DataLoader(run, max_batch_size=max_batch_size)
         return found

@@ -11,7 +11,11 @@
     │   ├── NOT_FOUND               the object does not exist at its source (404)
     │   └── FORBIDDEN_URL           a followed link points outside every configured source
     ├── BadRequest (BAD_USER_INPUT) the query's arguments cannot be used
-    └── ResultTooLarge              an aggregate would need more source calls than allowed
+    ├── ResultTooLarge              an aggregate would need more source calls than allowed
+    ├── Forbidden (FORBIDDEN)       the caller lacks the field's scope, or is a citizen outside ``me``
+    ├── PurposeError                personal data asked without a registered purpose (graph.purpose):
+    │                               PURPOSE_REQUIRED or PURPOSE_UNKNOWN
+    └── NotAvailable                the sources cannot answer this field honestly (NOT_AVAILABLE)
 
 Anything else raised while resolving is a bug: it is reported as INTERNAL_SERVER_ERROR with a fixed
 message, so no stack trace, upstream body, URL credential or personal data reaches the client.
@@ -74,6 +78,22 @@ def source_error_for_status(source: str, status: int, problems: frozenset[str] =
 
 class ResultTooLarge(GatewayError):
     code = "RESULT_TOO_LARGE"
+
+
+class Forbidden(GatewayError):
+    """``extensions.scope`` names the scope that was missing, when a scope would have helped."""
+
+    code = "FORBIDDEN"
+
+
+class PurposeError(GatewayError):
+    def __init__(self, code: str, message: str, **extensions: Any) -> None:
+        super().__init__(message, **extensions)
+        self.code = code
+
+
+class NotAvailable(GatewayError):
+    code = "NOT_AVAILABLE"
 
 
 async def unless_absent(call: Awaitable[T], default: D) -> T | D:

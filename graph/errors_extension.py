@@ -23,6 +23,11 @@ MASKED = "Internal error while resolving this field."
 
 def shape(error: GraphQLError) -> GraphQLError:
     original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error  # a variable's value refused by a scalar arrives wrapped twice
+    if isinstance(original, GatewayError) and error.path is None and error.original_error is not original:
+        code = original.as_extensions()  # keep graphql-core's message: it names the variable
+        return GraphQLError(error.message, error.nodes, error.source, error.positions, None, None, code)
     if isinstance(original, GatewayError):
         return GraphQLError(
             original.message, error.nodes, error.source, error.positions, error.path, None, original.as_extensions()

@@ -9,3 +9,12 @@ def valid_bsn(value: str) -> bool:
         return False
     total = sum(int(d) * w for d, w in zip(value[:8], range(9, 1, -1), strict=True)) - int(value[8])
     return total % 11 == 0
+
+
+BAG_TYPES = {"verblijfsobject": "01", "ligplaats": "02", "standplaats": "03", "pand": "10",
+             "nummeraanduiding": "20", "openbare ruimte": "30"}
+
+
+def valid_bag_id(value: str, kind: str) -> bool:
+    """Sixteen digits: a four-digit municipality code, the object type's two-digit code, ten digits."""
+    return len(value) == 16 and value.isdigit() and value[4:6] == BAG_TYPES[kind]

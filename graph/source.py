@@ -1,7 +1,8 @@
 """The one path every source call takes: ``Source.send`` runs a chain of stages, then the HTTP client.
 
-A stage is one small class with one job (limit concurrency, map failures, later: cache, retry, break
-circuits, log processing) and the same contract as an ASGI middleware turned around::
+A stage is one small class with one job (note processing for the log, map failures, limit concurrency,
+tell the source who asked and why; later: cache, retry, break circuits) and the same contract as an ASGI
+middleware turned around::
 
     async def __call__(self, call: SourceCall, next: Next) -> SourceResponse
 
@@ -15,7 +16,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -24,9 +25,12 @@ import httpx
 import orjson
 
 from graph import __version__
-from graph.auth import auth_for
+from graph.auth import USER_EXTENSION, auth_for
+from graph.budget import CALL_BUDGET  # per request, across sources: before any queueing for a source
 from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
+from graph.logboek import NoteProcessing
+from graph.outbound import TellSource, user_of
 from graph.tls import tls_for
 
 log = logging.getLogger("gemeentegraaf.sources")
@@ -36,7 +40,8 @@ USER_AGENT = f"gemeentegraaf/{__version__}"  # sources' logs and the simulators'
 
 @dataclass(slots=True)
 class SourceCall:
-    """One HTTP call to one source; ``context`` is the GraphQL request it serves, if any."""
+    """One HTTP call to one source; ``context`` is the GraphQL request it serves, if any; ``subjects`` are
+    the BSNs of the persons the call concerns, for the source's headers and the processing log."""
 
     source: str
     method: str
@@ -46,6 +51,7 @@ class SourceCall:
     headers: dict[str, str] = field(default_factory=dict)
     idempotent: bool = True  # GETs, and POSTs that only query (BRP /personen, ZGW _zoek, GraphQL queries)
     context: Any = None
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -172,10 +178,14 @@ def public_urls(config: SourceConfig) -> list[str]:
 
 
 def default_stages(config: SourceConfig) -> list[Stage]:
-    stages: list[Stage] = [RaiseForStatus(), LimitConcurrency(config.max_concurrency)]
+    # NoteProcessing outermost, so it sees every failure as the SourceError RaiseForStatus makes of it;
+    # TellSource innermost, so each call that really leaves gets its own span id.
+    stages: list[Stage] = [NoteProcessing(config), CALL_BUDGET, RaiseForStatus()]
+    stages.append(LimitConcurrency(config.max_concurrency))
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
         stages.append(RateLimit(int(float(rate) * 0.9)))
+    stages.append(TellSource())
     return stages
 
 
@@ -249,9 +259,17 @@ class Source:
         return await self._chain(call)
 
     async def get(
-        self, path_or_url: str, params: QueryParams = (), headers: Mapping[str, str] | None = None, context: Any = None
+        self,
+        path_or_url: str,
+        params: QueryParams = (),
+        headers: Mapping[str, str] | None = None,
+        context: Any = None,
+        subjects: Iterable[str] = (),
     ) -> Any:
-        call = SourceCall(self.name, "GET", self.url(path_or_url), params, headers=dict(headers or {}), context=context)
+        call = SourceCall(
+            self.name, "GET", self.url(path_or_url), params, headers=dict(headers or {}), context=context,
+            subjects=tuple(subjects),
+        )
         return (await self.send(call)).json()
 
     async def post(
@@ -262,15 +280,18 @@ class Source:
         headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
         context: Any = None,
+        subjects: Iterable[str] = (),
     ) -> Any:
         call = SourceCall(
-            self.name, "POST", self.url(path_or_url), params, body, dict(headers or {}), idempotent, context
+            self.name, "POST", self.url(path_or_url), params, body, dict(headers or {}), idempotent, context,
+            tuple(subjects),
         )
         return (await self.send(call)).json()
 
     async def _http(self, call: SourceCall) -> SourceResponse:
         if self.internal_url(call.url) != call.url:  # the last word: no stage or caller sends elsewhere
             raise SourceError("FORBIDDEN_URL", self.name, "A link points outside the configured sources.")
+        user = user_of(call.context)  # for credentials minted per caller (ZGW JWT); never a header of its own
         try:
             response = await self.client.request(
                 call.method,
@@ -278,6 +299,7 @@ class Source:
                 params=list(call.params) or None,
                 content=orjson.dumps(call.json) if call.json is not None else None,
                 headers={**({"Content-Type": "application/json"} if call.json is not None else {}), **call.headers},
+                extensions={USER_EXTENSION: user} if user is not None else None,
             )
         except httpx.TimeoutException:
             raise SourceError("UPSTREAM_TIMEOUT", self.name, f"Source '{self.name}' did not answer in time.") from None

@@ -12,8 +12,10 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from graph.authz import no_citizen, own_only
 from graph.context import Context
 from graph.errors import ResultTooLarge, SourceError
+from graph.logboek import processed
 
 BRP = "brp"
 BATCH = 20
@@ -82,6 +84,7 @@ def valid_bsn(bsn: str) -> bool:
 
 
 async def personen(ctx: Context, bsns: list[str], fields: tuple[str, ...]) -> list[dict[str, Any] | None]:
+    own_only(ctx, bsns, "BRP data")
     loader = ctx.loader("brp-persoon", lambda keys: _raadpleeg(ctx, keys))
     return list(await loader.load_many([(bsn, fields) for bsn in bsns]))
 
@@ -103,7 +106,7 @@ async def _raadpleeg(ctx: Context, keys: list[tuple[str, tuple[str, ...]]]) -> l
 
 async def _raadpleeg_call(ctx: Context, fields: tuple[str, ...], bsns: list[str]) -> dict[str, dict[str, Any]]:
     body = {"type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": bsns, "fields": list(fields)}
-    answer = await ctx.sources[BRP].post("/personen", body, context=ctx)
+    answer = await ctx.sources[BRP].post("/personen", body, context=ctx, subjects=bsns)
     return {p["burgerservicenummer"]: p for p in _persons(answer) if isinstance(p.get("burgerservicenummer"), str)}
 
 
@@ -126,6 +129,7 @@ SEARCH_FIELDS = frozenset(
 async def bewoners(ctx: Context, adresseerbaar_object_id: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     """The people registered at a BAG object, with ``fields``: one search when the search answer carries
     them all, else the BSNs first and then the persons (batched with every other lookup of the request)."""
+    no_citizen(ctx, "who lives at an address")
     search_fields = fields if set(fields) <= SEARCH_FIELDS else ("burgerservicenummer",)
     found: list[dict[str, Any]] = await ctx.loader("brp-bewoners", lambda keys: _bewoners(ctx, keys)).load(
         (adresseerbaar_object_id, search_fields)
@@ -144,13 +148,19 @@ async def _bewoners(ctx: Context, keys: list[tuple[str, tuple[str, ...]]]) -> li
             "fields": list(fields),
         }
         try:
-            return _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
+            found = _persons(await ctx.sources[BRP].post("/personen", body, context=ctx))
+            processed(ctx, BRP, _bsns(found), fields)  # a search: the persons are known from its answer
+            return found
         except SourceError as exc:
             if TOO_MANY_RESULTS in exc.problems:
                 raise ResultTooLarge("More than 10 people live at this address; the BRP names at most 10.") from None
             raise
 
     return list(await asyncio.gather(*(one(*key) for key in keys), return_exceptions=True))
+
+
+def _bsns(persons: list[dict[str, Any]]) -> list[str]:
+    return [p["burgerservicenummer"] for p in persons if isinstance(p.get("burgerservicenummer"), str)]
 
 
 def _persons(answer: Any) -> list[dict[str, Any]]:

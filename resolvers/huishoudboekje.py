@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
+from graph.authz import no_citizen, own_only
 from graph.context import Context
 from graph.errors import SourceError
 
@@ -143,11 +144,14 @@ def bad_response(what: str) -> SourceError:
     return SourceError("UPSTREAM_BAD_RESPONSE", HHB, f"Huishoudboekje could not answer {what}.")
 
 
-async def run(ctx: Context, fields: Sequence[str], what: str) -> tuple[Mapping[str, Any], set[str]]:
-    """Send one query document with these root fields; (data, aliases the backend reported errors at)."""
+async def run(
+    ctx: Context, fields: Sequence[str], what: str, subjects: Sequence[str] = ()
+) -> tuple[Mapping[str, Any], set[str]]:
+    """Send one query document with these root fields; (data, aliases the backend reported errors at).
+    ``subjects``: the BSNs the document asks about, for the source's headers and the processing log."""
     document = "query Gemeentegraaf { " + " ".join(fields) + " }"
     try:
-        answer = await ctx.sources[HHB].post("", {"query": document}, context=ctx)
+        answer = await ctx.sources[HHB].post("", {"query": document}, context=ctx, subjects=subjects)
     except SourceError as exc:
         if exc.status == 400:  # the backend refused the document itself (e.g. its schema lacks a field)
             raise SourceError("UPSTREAM_BAD_RESPONSE", HHB, f"Huishoudboekje could not answer {what}.", 400) from None
@@ -210,6 +214,7 @@ async def burger_id_by_bsn(ctx: Context, bsn: str) -> int | None:
     """The burger id for a BSN. The backend has no lookup by BSN, only a text search (names, BSN, IBANs):
     every BSN of the request is searched in one document, and only an exact BSN match counts. This reads
     a handful of candidate records instead of every client's BSN."""
+    own_only(ctx, [bsn], "household budget file")
     found: int | None = await ctx.loader("hhb-bsn", partial(_search_bsns, ctx)).load(bsn)
     return found
 
@@ -218,7 +223,7 @@ async def _search_bsns(ctx: Context, bsns: list[str]) -> list[Any]:
     aliases = {f"b{i}": bsn for i, bsn in enumerate(bsns)}
     fields = [f'{alias}: burgers(search: "{int(bsn)}") {{ id bsn }}' for alias, bsn in aliases.items()]
     try:
-        data, failed = await run(ctx, fields, "the burgers by BSN")
+        data, failed = await run(ctx, fields, "the burgers by BSN", bsns)
     except SourceError as exc:
         return [exc] * len(bsns)
     result: list[Any] = []
@@ -247,6 +252,7 @@ async def burger_by_bsn(ctx: Context, bsn: str, sel: str) -> dict[str, Any] | No
 
 async def burgers_page(ctx: Context, start: int, limit: int, sel: str) -> tuple[list[dict[str, Any]], int | None]:
     """One ``burgersPaged`` page (1-based ``start``): the burgers and the total count, when told."""
+    no_citizen(ctx, "the list of household budget files")
     field_text = f"burgersPaged(start: {start}, limit: {limit}) {{ burgers {{ {sel} }} pageInfo {{ count }} }}"
     data, failed = await run(ctx, [field_text], "the page of burgers")
     page = data.get("burgersPaged")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
+from graph.authz import no_citizen
 from graph.context import Context
 from graph.errors import unless_absent
 from graph.expand import absorb
@@ -69,6 +70,7 @@ def _with_expand(params: list[tuple[str, str]], expand: list[str]) -> list[tuple
 
 async def page(ctx: Context, path: str, number: int, filters: list[tuple[str, str]], expand: list[str]) -> Page:
     """One page of a list, for Relay windows."""
+    no_citizen(ctx, "Open Klant")
     params = _with_expand([*filters, ("page", str(number)), ("pageSize", str(PAGE_SIZE))], expand)
     found = parse_page(await ctx.sources[KLANT].get(path, params, context=ctx), KLANT)
     for item in found.items:
@@ -81,6 +83,7 @@ async def list_all(
 ) -> list[dict[str, Any]]:
     """Every item of a short filtered list (a partij's, a zaak's or a BSN's contacts), following ``next``
     for at most ``max_pages``; each page is fetched once per request however many fields ask for it."""
+    no_citizen(ctx, "Open Klant")
     params = tuple(_with_expand([*filters, ("pageSize", str(PAGE_SIZE))], expand))
     loader = ctx.loader((KLANT, "list"), partial(_lists, ctx))
     items: list[dict[str, Any]] = []
@@ -98,13 +101,14 @@ async def list_all(
 async def _lists(ctx: Context, keys: list[tuple[str, tuple[tuple[str, str], ...], int]]) -> list[Any]:
     async def one(path: str, params: tuple[tuple[str, str], ...], number: int) -> Any:
         query = [*params, ("page", str(number))] if number > 1 else list(params)
-        return await ctx.sources[KLANT].get(path, query, context=ctx)
+        return await ctx.sources[KLANT].get(path, query, context=ctx, subjects=bsns_in(params))
 
     return list(await asyncio.gather(*(one(*k) for k in keys), return_exceptions=True))
 
 
 async def detail(ctx: Context, path: str, uuid: str, expand: list[str]) -> dict[str, Any] | None:
     """One partij or klantcontact by uuid (null when Open Klant does not know it)."""
+    no_citizen(ctx, "Open Klant")
     loader = ctx.loader((KLANT, path, tuple(expand)), partial(_details, ctx, path, expand=expand))
     found: dict[str, Any] | None = await loader.load(uuid)
     return found
@@ -209,6 +213,13 @@ async def klantcontacten_for_bsn(ctx: Context, bsn: str, expand: list[str]) -> l
 
 def bsn_filters(bsn: str) -> list[tuple[str, str]]:
     return list(zip(BSN_FILTERS, ("bsn", bsn), strict=True))
+
+
+def bsns_in(params: Iterable[tuple[str, str]]) -> list[str]:
+    """The BSN a list is filtered on (``bsn_filters``, also through ``hadBetrokkene__wasPartij__``)."""
+    found = dict(params)
+    kinds = [v for k, v in found.items() if k.endswith(BSN_FILTERS[0])]
+    return [v for k, v in found.items() if k.endswith(BSN_FILTERS[1]) and "bsn" in kinds]
 
 
 def unique(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

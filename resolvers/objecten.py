@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+from graph.authz import no_citizen
 from graph.context import Context
 from graph.errors import BadRequest, SourceError, unless_absent
 from graph.paging import Page, parse_page
@@ -71,6 +72,7 @@ def check_data_attrs(expressions: list[str] | None) -> list[str]:
 
 async def object_by_url(ctx: Context, url: str) -> dict[str, Any] | None:
     """One object by its URL in the Objects API, fetched once per request (null when it does not exist)."""
+    no_citizen(ctx, "the Objecten API")
     found: dict[str, Any] | None = await _object_loader(ctx).load(url)
     return found
 
@@ -90,6 +92,7 @@ async def _objects(ctx: Context, urls: list[str]) -> list[Any]:
 
 
 async def objects_page(ctx: Context, number: int, filters: list[tuple[str, str]]) -> Page:
+    no_citizen(ctx, "the Objecten API")
     params = [*filters, ("page", str(number)), ("pageSize", str(PAGE_SIZE))]
     page = parse_page(await ctx.sources[OBJECTEN].get("/objects", params, headers=CRS, context=ctx), OBJECTEN)
     loader = _object_loader(ctx)

@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from graph.authz import no_citizen
 from graph.context import Context
 from graph.errors import BadRequest, ResultTooLarge, SourceError, unless_absent
 from graph.paging import Page, parse_page
@@ -196,6 +197,7 @@ def refused_filter(exc: SourceError) -> BaseException:
 
 async def signal(ctx: Context, signal_id: int) -> dict[str, Any] | None:
     """One melding in full; null when Signalen does not know it."""
+    no_citizen(ctx, "meldingen")
     found: dict[str, Any] | None = await ctx.loader("signalen-signal", partial(_signals, ctx)).load(signal_id)
     return found
 
@@ -216,6 +218,7 @@ async def signal_by_uuid(ctx: Context, signal_uuid: str) -> dict[str, Any] | Non
     The public answer carries the id as ``id`` or in ``id_display``/``_display`` ("SIG-123"); the private
     melding is only returned when its own ``signal_id`` is the UUID asked for.
     """
+    no_citizen(ctx, "meldingen")
     public = await unless_absent(ctx.sources[SIGNALEN].get(f"/public/signals/{signal_uuid}", context=ctx), None)
     if public is None:
         return None
@@ -233,6 +236,7 @@ async def signal_by_uuid(ctx: Context, signal_uuid: str) -> dict[str, Any] | Non
 
 async def status_history(ctx: Context, signal_id: int) -> list[dict[str, Any]]:
     """The melding's status changes, oldest first (the source lists its log newest first)."""
+    no_citizen(ctx, "meldingen")
     rows: list[dict[str, Any]] = await ctx.loader("signalen-history", partial(_histories, ctx)).load(signal_id)
     return rows
 
@@ -261,6 +265,7 @@ Params = tuple[tuple[str, str], ...]
 
 async def page(ctx: Context, params: Iterable[tuple[str, str]], number: int, page_size: int) -> Page:
     """One page of a filtered list; identical pages in one request are fetched once."""
+    no_citizen(ctx, "meldingen")
     key = (tuple(params), number, page_size)
     body = await ctx.loader("signalen-list", partial(_pages, ctx)).load(key)
     return parse_page(body, SIGNALEN)

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+from graph.authz import own_only
 from graph.context import Context
-from graph.errors import SourceError, unless_absent
+from graph.errors import Forbidden, SourceError, unless_absent
 
 LVV = "vakantieverhuur"
 MAX_NUMBER_LENGTH = 64
@@ -42,6 +43,7 @@ def elfproef(bsn: str) -> bool:
 
 async def numbers_for_bsn(ctx: Context, bsn: str) -> list[str]:
     """Registration numbers (unspaced) of one requester; a BSN LVV would refuse has none."""
+    own_only(ctx, [bsn], "holiday-rental registrations")
     if not elfproef(bsn):
         return []
     found: list[str] = await ctx.loader("lvv-bsn", partial(_by_bsn, ctx)).load(bsn)
@@ -50,7 +52,7 @@ async def numbers_for_bsn(ctx: Context, bsn: str) -> list[str]:
 
 async def _by_bsn(ctx: Context, bsns: list[str]) -> list[Any]:
     async def one(bsn: str) -> list[str]:
-        answer = await ctx.sources[LVV].post("/registrations/bsn", bsn, context=ctx)
+        answer = await ctx.sources[LVV].post("/registrations/bsn", bsn, context=ctx, subjects=[bsn])
         if not isinstance(answer, list):
             raise SourceError("UPSTREAM_BAD_RESPONSE", LVV, "The LVV sent registrations that are not a list.")
         numbers = (row.get("registrationNumber") for row in answer if isinstance(row, Mapping))
@@ -61,13 +63,22 @@ async def _by_bsn(ctx: Context, bsns: list[str]) -> list[Any]:
 
 async def registration(ctx: Context, number: str) -> dict[str, Any] | None:
     """One registration, fetched once per request however it is spelled; None when LVV does not know it."""
+    await _own_registrations(ctx, [number])
     found: dict[str, Any] | None = await ctx.loader("lvv-nr", partial(_by_number, ctx)).load(compact(number))
     return found
 
 
 async def registrations(ctx: Context, numbers: list[str]) -> list[dict[str, Any]]:
+    await _own_registrations(ctx, numbers)
     found = await ctx.loader("lvv-nr", partial(_by_number, ctx)).load_many([compact(n) for n in numbers])
     return [r for r in found if r is not None]
+
+
+async def _own_registrations(ctx: Context, numbers: list[str]) -> None:
+    """A citizen may read a registration only when LVV lists it under their own BSN."""
+    own = ctx.caller.bsn
+    if own is not None and not {compact(n) for n in numbers} <= set(await numbers_for_bsn(ctx, own)):
+        raise Forbidden("A citizen may only see their own holiday-rental registrations.")
 
 
 async def _by_number(ctx: Context, numbers: list[str]) -> list[Any]:

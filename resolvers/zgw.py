@@ -23,8 +23,9 @@ import datetime as dt
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
+from graph.authz import no_citizen
 from graph.context import Context
-from graph.errors import ResultTooLarge, SourceError, unless_absent
+from graph.errors import Forbidden, ResultTooLarge, SourceError, unless_absent
 from graph.expand import absorb
 from graph.paging import Page, Window, bounds, parse_page, window
 from graph.selection import children
@@ -72,6 +73,7 @@ async def zaken_window(
 ) -> Window:
     """A Relay window of zaken. A filter on a BSN goes in a ``_zoek`` body: personal data stays out of URLs
     and logs. A page size is asked for only where the source declares ``pageSize``; the answers decide."""
+    own_zaken_only(ctx, filters)
     forms = await zaken_forms(ctx)
     personal = any(name in PERSONAL_FILTERS for name, _ in filters)
     sizes = forms.zoek if personal else forms.lists
@@ -105,7 +107,8 @@ async def zoek(
     elif mode == "string":
         sent["expand"] = ",".join(expand)
     try:
-        return await ctx.sources[ZAKEN].post("/zaken/_zoek", sent, query, CRS, context=ctx)
+        subjects = [str(v) for k, v in body.items() if k in PERSONAL_FILTERS]
+        return await ctx.sources[ZAKEN].post("/zaken/_zoek", sent, query, CRS, context=ctx, subjects=subjects)
     except SourceError as exc:
         if mode == "none" or forms.confirmed or (exc.status or 0) < 500:
             raise
@@ -117,6 +120,7 @@ async def zoek(
 async def zaak_by_uuid(ctx: Context, uuid: str, expand: list[str]) -> dict[str, Any] | None:
     """A zaak by UUID, batched into ``_zoek`` calls; an invalid UUID is unknown, never part of a batch
     (one bad value would make the source refuse the whole batch)."""
+    no_citizen(ctx, "a zaak by its id or URL")
     if not valid_uuid(uuid):
         return None
     loader = ctx.loader(("zaak-by-uuid", tuple(expand)), lambda keys: _zoek_zaken(ctx, keys, expand))
@@ -293,12 +297,22 @@ async def _zoek_documenten(ctx: Context, uuids: list[str]) -> list[dict[str, Any
 # -- Arguments ------------------------------------------------------------------------------------------
 
 
+BSN_FILTER = "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn"
+
+
+def own_zaken_only(ctx: Context, filters: list[tuple[str, str]]) -> None:
+    """A citizen's zaken come only through the filter on their own BSN, whatever else is filtered."""
+    own = ctx.caller.bsn
+    if own is not None and [v for k, v in filters if k == BSN_FILTER] != [own]:
+        raise Forbidden("A citizen may only see zaken in which they have a role.")
+
+
 def zaak_filters(
     bsn: str | None, zaaktype: str | None, status_open: bool | None, identificatie: str | None
 ) -> list[tuple[str, str]]:
     filters: list[tuple[str, str]] = []
     if bsn:
-        filters.append(("rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn", bsn))
+        filters.append((BSN_FILTER, bsn))
     if zaaktype:
         filters.append(("zaaktype", zaaktype))
     if status_open is not None:
@@ -324,6 +338,7 @@ MAX_SCAN_PAGES = 40  # Open Zaak: 20,000 zaken at 500 a page; beyond that a dash
 async def scan_zaken(ctx: Context, filters: list[tuple[str, str]], expand: list[str]) -> list[dict[str, Any]]:
     """Every zaak matching ``filters``: the first page tells the count and the real page size (the largest
     the source allows, if it declares ``pageSize``), the rest are fetched concurrently."""
+    no_citizen(ctx, "counts over all zaken")
     sizes = (await zaken_forms(ctx)).lists
     asked = sizes.maximum or None
 

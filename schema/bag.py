@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest, unless_absent
+from graph.identifiers import valid_bag_id
 from graph.selection import selected_paths
 from graph.tolerant import integer, text
 from resolvers import bag, brp
@@ -82,7 +84,10 @@ class Adres:
             return None
         return await adresseerbaar_object_for(info, self.adresseerbaar_object_identificatie)
 
-    @strawberry.field(description="People registered at this address in the BRP (at most 10, as the BRP allows).")
+    @strawberry.field(
+        description="People registered at this address in the BRP (at most 10, as the BRP allows).",
+        extensions=requires("brp:lezen"),
+    )
     async def bewoners(
         self, info: Info[Context, None]
     ) -> list[Annotated[Persoon, strawberry.lazy("schema.brp")]] | None:
@@ -96,7 +101,10 @@ class Adres:
             for p in await brp.bewoners(info.context, self.adresseerbaar_object_identificatie, fields)
         ]
 
-    @strawberry.field(description="Reports about public space made at this address (Signalen).")
+    @strawberry.field(
+        description="Reports about public space made at this address (Signalen).",
+        extensions=requires("signalen:lezen"),
+    )
     async def meldingen(
         self, info: Info[Context, None]
     ) -> list[Annotated[Melding, strawberry.lazy("schema.signalen")]] | None:
@@ -104,7 +112,10 @@ class Adres:
 
         return await meldingen_at(info, self)
 
-    @strawberry.field(description="Holiday-rental registrations for this address (LVV), found via its residents.")
+    @strawberry.field(
+        description="Holiday-rental registrations for this address (LVV), found via its residents.",
+        extensions=requires("vakantieverhuur:lezen", "brp:lezen"),
+    )
     async def vakantieverhuur_registraties(
         self, info: Info[Context, None]
     ) -> list[Annotated[VakantieverhuurRegistratie, strawberry.lazy("schema.vakantieverhuur")]] | None:
@@ -154,13 +165,19 @@ async def adresseerbaar_object_for(info: Info[Context, None], identificatie: str
 
 @strawberry.type
 class BagQuery:
-    @strawberry.field(description="One address, by its BAG nummeraanduiding id (16 digits).")
+    @strawberry.field(
+        description="One address, by its BAG nummeraanduiding id (16 digits).",
+        extensions=requires("bag:lezen"),
+    )
     async def adres(self, info: Info[Context, None], nummeraanduiding_identificatie: str) -> Adres | None:
-        if not bag.bag_id(nummeraanduiding_identificatie):
-            raise BadRequest("'nummeraanduidingIdentificatie' must be 16 digits.")
+        if not valid_bag_id(nummeraanduiding_identificatie, "nummeraanduiding"):
+            raise BadRequest("'nummeraanduidingIdentificatie' must be a nummeraanduiding id: 16 digits, type code 20.")
         return await adres_for(info, nummeraanduiding_identificatie)
 
-    @strawberry.field(description="Addresses by postcode and house number (and letter/addition to narrow down).")
+    @strawberry.field(
+        description="Addresses by postcode and house number (and letter/addition to narrow down).",
+        extensions=requires("bag:lezen"),
+    )
     async def adressen(
         self,
         info: Info[Context, None],

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.identifiers import valid_bsn
 from graph.selection import selected_paths
 from graph.tolerant import integer, mapping, text
 from resolvers import brp
@@ -93,7 +95,7 @@ class Verblijfplaats:
     adresseerbaar_object_identificatie: str | None = strawberry.field(description="BAG id of the dwelling.")
     nummeraanduiding_identificatie: str | None = strawberry.field(description="BAG id of the address.")
 
-    @strawberry.field(description="The address in the BAG.")
+    @strawberry.field(description="The address in the BAG.", extensions=requires("bag:lezen", citizen=True))
     async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
         if not self.nummeraanduiding_identificatie:
             return None
@@ -101,7 +103,10 @@ class Verblijfplaats:
 
         return await adres_for(info, self.nummeraanduiding_identificatie)
 
-    @strawberry.field(description="The dwelling (verblijfsobject) in the BAG, with its size, use and buildings.")
+    @strawberry.field(
+        description="The dwelling (verblijfsobject) in the BAG, with its size, use and buildings.",
+        extensions=requires("bag:lezen", citizen=True),
+    )
     async def adresseerbaar_object(
         self, info: Info[Context, None]
     ) -> Annotated[AdresseerbaarObject, strawberry.lazy("schema.bag")] | None:
@@ -148,19 +153,25 @@ class Persoon:
     in_onderzoek: list[str] = strawberry.field(description="BRP data of this person under investigation (paths).")
     _raw: strawberry.Private[dict[str, Any]]
 
-    @strawberry.field(description="Partners (marriage or registered partnership), as full persons.")
+    @strawberry.field(
+        description="Partners (marriage or registered partnership), as full persons.",
+        extensions=requires("brp:lezen"),
+    )
     async def partners(self, info: Info[Context, None]) -> list[Persoon] | None:
         return await personen_for(info, _bsns(self._raw, "partners"))
 
-    @strawberry.field(description="Parents, as full persons.")
+    @strawberry.field(description="Parents, as full persons.", extensions=requires("brp:lezen"))
     async def ouders(self, info: Info[Context, None]) -> list[Persoon] | None:
         return await personen_for(info, _bsns(self._raw, "ouders"))
 
-    @strawberry.field(description="Children, as full persons.")
+    @strawberry.field(description="Children, as full persons.", extensions=requires("brp:lezen"))
     async def kinderen(self, info: Info[Context, None]) -> list[Persoon] | None:
         return await personen_for(info, _bsns(self._raw, "kinderen"))
 
-    @strawberry.field(description="Zaken in which this person has a role.")
+    @strawberry.field(
+        description="Zaken in which this person has a role.",
+        extensions=requires("zaken:lezen", citizen=True),
+    )
     async def zaken(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> Connection[Annotated[Zaak, strawberry.lazy("schema.zaken")]] | None:
@@ -168,7 +179,10 @@ class Persoon:
 
         return await zaken_for_bsn(info, self.burgerservicenummer, first, after)
 
-    @strawberry.field(description="Holiday-rental registrations of this person (LVV).")
+    @strawberry.field(
+        description="Holiday-rental registrations of this person (LVV).",
+        extensions=requires("vakantieverhuur:lezen", citizen=True),
+    )
     async def vakantieverhuur_registraties(
         self, info: Info[Context, None]
     ) -> list[Annotated[VakantieverhuurRegistratie, strawberry.lazy("schema.vakantieverhuur")]] | None:
@@ -176,7 +190,10 @@ class Persoon:
 
         return await registraties_for_bsn(info, self.burgerservicenummer)
 
-    @strawberry.field(description="This person's household budget file in Huishoudboekje, if any.")
+    @strawberry.field(
+        description="This person's household budget file in Huishoudboekje, if any.",
+        extensions=requires("huishoudboekje:lezen", citizen=True),
+    )
     async def huishoudboekje(
         self, info: Info[Context, None]
     ) -> Annotated[Burger, strawberry.lazy("schema.huishoudboekje")] | None:
@@ -184,7 +201,10 @@ class Persoon:
 
         return await burger_for_bsn(info, self.burgerservicenummer)
 
-    @strawberry.field(description="This person as a partij in Open Klant (the customer-interaction register).")
+    @strawberry.field(
+        description="This person as a partij in Open Klant (the customer-interaction register).",
+        extensions=requires("klantinteracties:lezen"),
+    )
     async def partijen(
         self, info: Info[Context, None]
     ) -> list[Annotated[Partij, strawberry.lazy("schema.klantinteracties")]] | None:
@@ -192,7 +212,10 @@ class Persoon:
 
         return await partijen_for_bsn(info, self.burgerservicenummer)
 
-    @strawberry.field(description="Contacts with this person (Open Klant).")
+    @strawberry.field(
+        description="Contacts with this person (Open Klant).",
+        extensions=requires("klantinteracties:lezen"),
+    )
     async def klantcontacten(
         self, info: Info[Context, None]
     ) -> list[Annotated[Klantcontact, strawberry.lazy("schema.klantinteracties")]] | None:
@@ -273,16 +296,19 @@ async def persoon_for(info: Info[Context, None], bsn: str) -> Persoon | None:
 
 @strawberry.type
 class BrpQuery:
-    @strawberry.field(description="One person from the BRP, by BSN.")
+    @strawberry.field(description="One person from the BRP, by BSN.", extensions=requires("brp:lezen"))
     async def persoon(self, info: Info[Context, None], burgerservicenummer: str) -> Persoon | None:
-        if not brp.valid_bsn(burgerservicenummer):
-            raise BadRequest("'burgerservicenummer' must be 9 digits.")
+        if not valid_bsn(burgerservicenummer):
+            raise BadRequest("'burgerservicenummer' must be a BSN: 9 digits that pass the eleven-test.")
         return await persoon_for(info, burgerservicenummer)
 
-    @strawberry.field(description="Several persons from the BRP, by BSN (unknown BSNs are left out).")
+    @strawberry.field(
+        description="Several persons from the BRP, by BSN (unknown BSNs are left out).",
+        extensions=requires("brp:lezen"),
+    )
     async def personen(self, info: Info[Context, None], burgerservicenummers: list[str]) -> list[Persoon] | None:
-        if not all(brp.valid_bsn(b) for b in burgerservicenummers):
-            raise BadRequest("Every BSN in 'burgerservicenummers' must be 9 digits.")
+        if not all(valid_bsn(b) for b in burgerservicenummers):
+            raise BadRequest("Every BSN in 'burgerservicenummers' must be 9 digits that pass the eleven-test.")
         if len(burgerservicenummers) > 100:
             raise BadRequest("Ask for at most 100 persons at once.")
         return await personen_for(info, burgerservicenummers)

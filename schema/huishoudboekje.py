@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 import strawberry
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.identifiers import valid_bsn
 from graph.paging import Window, bounds
 from graph.selection import children, selected_paths
 from graph.tolerant import boolean, integer, rows, text
@@ -140,7 +142,7 @@ class Burger:
         day = str(datum) if datum else dt.datetime.now(ZONE).date().isoformat()
         return await hhb.saldo(info.context, self.id, day)
 
-    @strawberry.field(description="This burger as a person in the BRP.")
+    @strawberry.field(description="This burger as a person in the BRP.", extensions=requires("brp:lezen", citizen=True))
     async def persoon(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
         if not self.bsn:
             return None
@@ -181,7 +183,10 @@ async def burger_for_bsn(info: Info[Context, None], bsn: str) -> Burger | None:
 
 @strawberry.type
 class HuishoudboekjeQuery:
-    @strawberry.field(description="One burger in Huishoudboekje, by its Huishoudboekje id.")
+    @strawberry.field(
+        description="One burger in Huishoudboekje, by its Huishoudboekje id.",
+        extensions=requires("huishoudboekje:lezen"),
+    )
     async def huishoudboekje_burger(self, info: Info[Context, None], id: int) -> Burger | None:
         if id < 1:
             raise BadRequest("'id' must be a positive number.")
@@ -189,13 +194,19 @@ class HuishoudboekjeQuery:
         found = (await hhb.burgers_by_id(info.context, [id], sel))[0]
         return Burger.from_api(found) if found else None
 
-    @strawberry.field(description="The burger with this BSN, if Huishoudboekje has a file for them.")
+    @strawberry.field(
+        description="The burger with this BSN, if Huishoudboekje has a file for them.",
+        extensions=requires("huishoudboekje:lezen"),
+    )
     async def huishoudboekje_burger_met_bsn(self, info: Info[Context, None], burgerservicenummer: str) -> Burger | None:
-        if len(burgerservicenummer) != 9 or not burgerservicenummer.isdigit():
-            raise BadRequest("'burgerservicenummer' must be 9 digits.")
+        if not valid_bsn(burgerservicenummer):
+            raise BadRequest("'burgerservicenummer' must be a BSN: 9 digits that pass the eleven-test.")
         return await burger_for_bsn(info, burgerservicenummer)
 
-    @strawberry.field(description="All burgers in Huishoudboekje, a page at a time.")
+    @strawberry.field(
+        description="All burgers in Huishoudboekje, a page at a time.",
+        extensions=requires("huishoudboekje:lezen"),
+    )
     async def huishoudboekje_burgers(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> Connection[Burger] | None:

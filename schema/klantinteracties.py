@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.identifiers import valid_bsn
 from graph.paging import bounds, window
 from graph.selection import selected_paths
 from graph.tolerant import boolean, text, valid_uuid
@@ -32,7 +34,10 @@ class Bezoekadres:
         description="BAG nummeraanduiding id (16 digits), when the address is a Dutch BAG address."
     )
 
-    @strawberry.field(description="The address in the BAG, when Open Klant records its nummeraanduiding id.")
+    @strawberry.field(
+        description="The address in the BAG, when Open Klant records its nummeraanduiding id.",
+        extensions=requires("bag:lezen"),
+    )
     async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
         if not self.nummeraanduiding_identificatie:
             return None
@@ -69,7 +74,10 @@ class Partij:
     bezoekadres: Bezoekadres | None = strawberry.field(description="Visiting address.")
     _raw: strawberry.Private[dict[str, Any]]
 
-    @strawberry.field(description="The person in the BRP, when the partij is identified by a BSN.")
+    @strawberry.field(
+        description="The person in the BRP, when the partij is identified by a BSN.",
+        extensions=requires("brp:lezen"),
+    )
     async def persoon(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
         if not self.bsn:
             return None
@@ -114,7 +122,10 @@ class Klantcontact:
     async def partijen(self, info: Info[Context, None]) -> list[Partij] | None:
         return [Partij.from_api(p) for p in await ok.partijen_of(info.context, self._raw)]
 
-    @strawberry.field(description="The zaak the contact was about, when an onderwerpobject names one.")
+    @strawberry.field(
+        description="The zaak the contact was about, when an onderwerpobject names one.",
+        extensions=requires("zaken:lezen"),
+    )
     async def zaak(self, info: Info[Context, None]) -> Annotated[Zaak, strawberry.lazy("schema.zaken")] | None:
         from schema.zaken import zaak_for_url, zaak_for_uuid
 
@@ -151,20 +162,23 @@ def _uuid(value: str, name: str) -> str:
 
 
 def _bsn(value: str) -> str:
-    if not (len(value) == 9 and value.isdigit()):
-        raise BadRequest("'bsn' must be 9 digits.")
+    if not valid_bsn(value):
+        raise BadRequest("'bsn' must be a BSN: 9 digits that pass the eleven-test.")
     return value
 
 
 @strawberry.type
 class KlantinteractiesQuery:
-    @strawberry.field(description="One partij from Open Klant, by UUID.")
+    @strawberry.field(description="One partij from Open Klant, by UUID.", extensions=requires("klantinteracties:lezen"))
     async def partij(self, info: Info[Context, None], uuid: strawberry.ID) -> Partij | None:
         expand = ok.partij_expand(selected_paths(info))
         found = await ok.detail(info.context, "/partijen", _uuid(str(uuid), "uuid"), expand)
         return Partij.from_api(found) if found else None
 
-    @strawberry.field(description="Partijen in Open Klant, newest first, optionally only those with a BSN.")
+    @strawberry.field(
+        description="Partijen in Open Klant, newest first, optionally only those with a BSN.",
+        extensions=requires("klantinteracties:lezen"),
+    )
     async def partijen(
         self,
         info: Info[Context, None],
@@ -184,13 +198,19 @@ class KlantinteractiesQuery:
             Partij.from_api,
         )
 
-    @strawberry.field(description="One klantcontact from Open Klant, by UUID.")
+    @strawberry.field(
+        description="One klantcontact from Open Klant, by UUID.",
+        extensions=requires("klantinteracties:lezen"),
+    )
     async def klantcontact(self, info: Info[Context, None], uuid: strawberry.ID) -> Klantcontact | None:
         expand = ok.klantcontact_expand(selected_paths(info))
         found = await ok.detail(info.context, "/klantcontacten", _uuid(str(uuid), "uuid"), expand)
         return Klantcontact.from_api(found) if found else None
 
-    @strawberry.field(description="Klantcontacten in Open Klant, newest first.")
+    @strawberry.field(
+        description="Klantcontacten in Open Klant, newest first.",
+        extensions=requires("klantinteracties:lezen"),
+    )
     async def klantcontacten(
         self,
         info: Info[Context, None],

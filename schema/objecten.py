@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import bounds, window
@@ -74,7 +75,7 @@ class Object:
         found = await ob.objecttype(info.context, self._type)
         return ObjectType.from_api(found) if found else None
 
-    @strawberry.field(description="Zaken the object's record refers to.")
+    @strawberry.field(description="Zaken the object's record refers to.", extensions=requires("zaken:lezen"))
     async def zaken(self, info: Info[Context, None]) -> list[Annotated[Zaak, strawberry.lazy("schema.zaken")]] | None:
         from schema.zaken import zaak_for_url
 
@@ -101,14 +102,17 @@ class Object:
 
 @strawberry.type
 class ObjectenQuery:
-    @strawberry.field(description="One object from the Objecten API, by UUID.")
+    @strawberry.field(description="One object from the Objecten API, by UUID.", extensions=requires("objecten:lezen"))
     async def object(self, info: Info[Context, None], uuid: strawberry.ID) -> Object | None:
         if not valid_uuid(str(uuid)):
             raise BadRequest("'uuid' must be a UUID.")
         found = await ob.object_by_url(info.context, ob.object_url(info.context, str(uuid)))
         return Object.from_api(found) if found else None
 
-    @strawberry.field(description="Objects in the Objecten API, optionally of one objecttype and filtered on data.")
+    @strawberry.field(
+        description="Objects in the Objecten API, optionally of one objecttype and filtered on data.",
+        extensions=requires("objecten:lezen"),
+    )
     async def objecten(
         self,
         info: Info[Context, None],

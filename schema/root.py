@@ -5,16 +5,21 @@ Adding a source adds one import and one entry in ``QUERIES``; nothing in the eng
 
 from __future__ import annotations
 
-from strawberry.extensions import ParserCache, ValidationCache
+import strawberry
+from graphql import DirectiveLocation
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions.directives import DirectivesExtension, DirectivesExtensionSync
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from graph.errors_extension import GatewaySchema, ShapeErrors
 from graph.limits import limits
+from graph.purpose import DIRECTIVE, PurposeBinding
 from schema.bag import BagQuery
 from schema.brp import BrpQuery
 from schema.huishoudboekje import HuishoudboekjeQuery
 from schema.klantinteracties import KlantinteractiesQuery
+from schema.me import MeQuery
 from schema.objecten import ObjectenQuery
 from schema.scalars import SCALARS
 from schema.signalen import SignalenQuery
@@ -31,12 +36,39 @@ QUERIES: tuple[type, ...] = (
     VakantieverhuurQuery,
     HuishoudboekjeQuery,
     ZakenStatistiekQuery,
+    MeQuery,
 )
 
 Query = merge_types("Query", QUERIES)
 
-schema = GatewaySchema(
+
+@strawberry.directive(
+    locations=[DirectiveLocation.QUERY],
+    name=DIRECTIVE,
+    description="The processing activity (an id from the municipality's register) this operation's personal data "
+    "is processed for; overrides the X-Verwerkingsactiviteit header.",
+)
+def verwerking(activiteit: str) -> None:
+    """Declared so clients can send it; ``graph.purpose.PurposeBinding`` reads it once per operation."""
+
+
+class _Schema(GatewaySchema):
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        # Strawberry adds a hook on every field's resolver for declared directives; @verwerking sits on the
+        # operation and is read once by PurposeBinding, so that per-field cost would buy nothing.
+        found = super().get_extensions(sync)
+        return [e for e in found if not isinstance(e, (DirectivesExtension, DirectivesExtensionSync))]
+
+
+schema = _Schema(
     query=Query,
+    directives=[verwerking],
     config=StrawberryConfig(scalar_map=dict(SCALARS.items())),
-    extensions=[ShapeErrors, *limits(), lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+    extensions=[
+        ShapeErrors,
+        *limits(),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        PurposeBinding,
+    ],
 )

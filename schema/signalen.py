@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import bounds, window
@@ -86,7 +87,10 @@ class MeldingLocatie:
     _huisletter: strawberry.Private[str | None]
     _toevoeging: strawberry.Private[str | None]
 
-    @strawberry.field(description="The BAG address, found by postcode and house number (Signalen keeps no BAG id).")
+    @strawberry.field(
+        description="The BAG address, found by postcode and house number (Signalen keeps no BAG id).",
+        extensions=requires("bag:lezen"),
+    )
     async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
         if not self._postcode or self._huisnummer is None or "bag" not in info.context.sources:
             return None
@@ -223,7 +227,10 @@ async def meldingen_at(info: Info[Context, None], adres: Adres) -> list[Melding]
 
 @strawberry.type
 class SignalenQuery:
-    @strawberry.field(description="One melding, by its Signalen id (integer) or its public signal UUID.")
+    @strawberry.field(
+        description="One melding, by its Signalen id (integer) or its public signal UUID.",
+        extensions=requires("signalen:lezen"),
+    )
     async def melding(self, info: Info[Context, None], id: strawberry.ID) -> Melding | None:
         value = str(id).strip()
         if value.isdigit():
@@ -233,7 +240,10 @@ class SignalenQuery:
             return Melding.from_api(found) if found else None
         raise BadRequest("'id' must be a Signalen id (digits) or a signal UUID.")
 
-    @strawberry.field(description="Meldingen, newest first, filtered by the source.")
+    @strawberry.field(
+        description="Meldingen, newest first, filtered by the source.",
+        extensions=requires("signalen:lezen"),
+    )
     async def meldingen(
         self,
         info: Info[Context, None],
@@ -253,7 +263,10 @@ class SignalenQuery:
             lambda: window(first, after, size, lambda n: sia.newest_page(info.context, flt, n, size)), Melding.from_api
         )
 
-    @strawberry.field(description="Counts of meldingen per group, for dashboards; cheap for the source.")
+    @strawberry.field(
+        description="Counts of meldingen per group, for dashboards; cheap for the source.",
+        extensions=requires("signalen:statistiek"),
+    )
     async def meldingen_statistiek(
         self,
         info: Info[Context, None],

@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 import strawberry
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.identifiers import valid_bsn
 from graph.selection import selected_paths
 from graph.tolerant import mapping, text
 from resolvers import bag, brp
@@ -103,7 +105,10 @@ class VakantieverhuurRegistratie:
     )
     _bsn: strawberry.Private[str | None]
 
-    @strawberry.field(description="The rented house in the BAG (exact match on postcode, number, letter, addition).")
+    @strawberry.field(
+        description="The rented house in the BAG (exact match on postcode, number, letter, addition).",
+        extensions=requires("bag:lezen", citizen=True),
+    )
     async def bag_adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
         a = self.adres
         if a is None or not a.postcode or a.huisnummer is None:
@@ -136,7 +141,8 @@ class VakantieverhuurRegistratie:
 
     @strawberry.field(
         description="The requester as a BRP person; known only when the registration was found "
-        "through that person's BSN (an LVV item carries no BSN)."
+        "through that person's BSN (an LVV item carries no BSN).",
+        extensions=requires("brp:lezen", citizen=True),
     )
     async def aanvrager(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
         if not self._bsn:
@@ -195,7 +201,10 @@ async def registraties_at(info: Info[Context, None], adres: Adres) -> list[Vakan
 
 @strawberry.type
 class VakantieverhuurQuery:
-    @strawberry.field(description="One LVV registration, by its registration number (with or without spaces).")
+    @strawberry.field(
+        description="One LVV registration, by its registration number (with or without spaces).",
+        extensions=requires("vakantieverhuur:lezen"),
+    )
     async def vakantieverhuur_registratie(
         self, info: Info[Context, None], registratienummer: str
     ) -> VakantieverhuurRegistratie | None:
@@ -204,10 +213,13 @@ class VakantieverhuurQuery:
         found = await lvv.registration(info.context, registratienummer)
         return VakantieverhuurRegistratie.from_api(found) if found else None
 
-    @strawberry.field(description="Holiday-rental registrations a person made, by BSN.")
+    @strawberry.field(
+        description="Holiday-rental registrations a person made, by BSN.",
+        extensions=requires("vakantieverhuur:lezen"),
+    )
     async def vakantieverhuur_registraties(
         self, info: Info[Context, None], burgerservicenummer: str
     ) -> list[VakantieverhuurRegistratie] | None:
-        if not brp.valid_bsn(burgerservicenummer):
-            raise BadRequest("'burgerservicenummer' must be 9 digits.")
+        if not valid_bsn(burgerservicenummer):
+            raise BadRequest("'burgerservicenummer' must be a BSN: 9 digits that pass the eleven-test.")
         return await registraties_for_bsn(info, burgerservicenummer)

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 import strawberry
 from strawberry.types import Info
 
+from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.identifiers import valid_bsn
 from graph.paging import bounds
 from graph.selection import selected_paths
 from graph.tolerant import integer, text, valid_uuid
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from schema.objecten import Object
 
 Raw = strawberry.Private[dict[str, Any]]
+PERSONS = frozenset({"natuurlijk_persoon", "medewerker"})  # betrokkeneTypes whose roles name a person
 
 
 @strawberry.type(description="A type in the Catalogi API that only names something.")
@@ -166,7 +169,10 @@ class Rol:
         found = await zgw.follow(info.context, self._roltype)
         return RolType.from_api(found) if found else None
 
-    @strawberry.field(description="The person behind the role, from the BRP (only for natuurlijk_persoon).")
+    @strawberry.field(
+        description="The person behind the role, from the BRP (only for natuurlijk_persoon).",
+        extensions=requires("brp:lezen", citizen=True),
+    )
     async def persoon(self, info: Info[Context, None]) -> Annotated[Persoon, strawberry.lazy("schema.brp")] | None:
         if not self.inp_bsn:
             return None
@@ -204,13 +210,19 @@ class ZaakObject:
     object_url: str | None = strawberry.field(description="URL of the object at its own source.")
     _identificatie: strawberry.Private[str | None]
 
-    @strawberry.field(description="The BAG address, for objectType adres.")
+    @strawberry.field(
+        description="The BAG address, for objectType adres.",
+        extensions=requires("bag:lezen", citizen=True),
+    )
     async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
         from schema.bag import adres_for_link
 
         return await adres_for_link(info, self.object_url, self._identificatie)
 
-    @strawberry.field(description="The object in the Objects API, for objectType overige.")
+    @strawberry.field(
+        description="The object in the Objects API, for objectType overige.",
+        extensions=requires("objecten:lezen"),
+    )
     async def object(self, info: Info[Context, None]) -> Annotated[Object, strawberry.lazy("schema.objecten")] | None:
         if (
             not self.object_url
@@ -329,7 +341,7 @@ class Besluit:
         found = await zgw.follow(info.context, self._besluittype)
         return BesluitType.from_api(found) if found else None
 
-    @strawberry.field(description="The case this decision was taken in.")
+    @strawberry.field(description="The case this decision was taken in.", extensions=requires("zaken:lezen"))
     async def zaak(self, info: Info[Context, None]) -> Zaak | None:
         if not self._zaak:
             return None
@@ -386,7 +398,12 @@ class Zaak:
 
     @strawberry.field(description="Who is involved, and how.")
     async def rollen(self, info: Info[Context, None]) -> list[Rol] | None:
-        return [Rol.from_api(r) for r in await zgw.children_of(info.context, self._raw, "rollen", "/rollen")]
+        rollen = [Rol.from_api(r) for r in await zgw.children_of(info.context, self._raw, "rollen", "/rollen")]
+        own = info.context.caller.bsn
+        if own is None:
+            return rollen
+        # A citizen sees their own roles and those of organisations, never other persons or employees.
+        return [r for r in rollen if r.betrokkene_type not in PERSONS or r.inp_bsn == own]
 
     @strawberry.field(description="What the case is about: addresses, buildings, objects.")
     async def zaakobjecten(self, info: Info[Context, None]) -> list[ZaakObject] | None:
@@ -405,7 +422,10 @@ class Zaak:
     async def besluiten(self, info: Info[Context, None]) -> list[Besluit] | None:
         return [Besluit.from_api(b) for b in await zgw.besluiten_of(info.context, self._raw)]
 
-    @strawberry.field(description="Contacts with citizens about this case (Open Klant).")
+    @strawberry.field(
+        description="Contacts with citizens about this case (Open Klant).",
+        extensions=requires("klantinteracties:lezen"),
+    )
     async def klantcontacten(
         self, info: Info[Context, None]
     ) -> list[Annotated[Klantcontact, strawberry.lazy("schema.klantinteracties")]] | None:
@@ -444,7 +464,10 @@ async def zaken_connection(
 
 @strawberry.type
 class ZakenQuery:
-    @strawberry.field(description="One zaak, by its URL in the Zaken API or by its UUID.")
+    @strawberry.field(
+        description="One zaak, by its URL in the Zaken API or by its UUID.",
+        extensions=requires("zaken:lezen"),
+    )
     async def zaak(
         self, info: Info[Context, None], url: str | None = None, uuid: strawberry.ID | None = None
     ) -> Zaak | None:
@@ -460,7 +483,10 @@ class ZakenQuery:
         )
         return Zaak.from_api(found) if found else None
 
-    @strawberry.field(description="Zaken, newest first as the source orders them, optionally filtered.")
+    @strawberry.field(
+        description="Zaken, newest first as the source orders them, optionally filtered.",
+        extensions=requires("zaken:lezen"),
+    )
     async def zaken(
         self,
         info: Info[Context, None],
@@ -477,8 +503,8 @@ class ZakenQuery:
     ) -> Connection[Zaak] | None:
         if status is not None and status not in STATUS_FILTERS:
             raise BadRequest("'status' must be 'open' or 'afgesloten'.")
-        if bsn is not None and not (len(bsn) == 9 and bsn.isdigit()):
-            raise BadRequest("'bsn' must be 9 digits.")
+        if bsn is not None and not valid_bsn(bsn):
+            raise BadRequest("'bsn' must be a BSN: 9 digits that pass the eleven-test.")
         filters = zgw.zaak_filters(bsn, zaaktype_url(zaaktype), STATUS_FILTERS.get(status or ""), identificatie)
         return await zaken_connection(info, first, after, filters)
 
@@ -543,7 +569,10 @@ def zaaktype_url(value: str | None) -> str | None:
 
 @strawberry.type
 class ZakenStatistiekQuery:
-    @strawberry.field(description="Zaken counted per zaaktype, current status and/or open/closed, with lead times.")
+    @strawberry.field(
+        description="Zaken counted per zaaktype, current status and/or open/closed, with lead times.",
+        extensions=requires("zaken:statistiek"),
+    )
     async def zaken_statistiek(
         self,
         info: Info[Context, None],

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from demo.conformance import SHARED_SPECS as SHARED_SPECS  # the one definition; tests.oas reads it from here
 from demo.generate import generate
+from demo.issuer import DEMO_PURPOSE
 from demo.model import Municipality
 from demo.runner import Municipal, build, running_in_thread
 from demo.simulator import VIOLATION_OBSERVERS, Simulator
+from graph.caller import PURPOSE_HEADER
+
+if TYPE_CHECKING:
+    from demo.issuer import IssuerSimulator
+    from graph.config import GatewayConfig
 
 TEST_SEED = 7
 TEST_SCALE = float(os.environ.get("GEMEENTEGRAAF_TEST_SCALE", "0.25"))
@@ -67,23 +75,60 @@ def _calm_sources(request: pytest.FixtureRequest) -> Iterator[None]:
 # -- the gateway over the demo sources ------------------------------------------------------------------
 
 
-class Gateway:
-    """The gateway app in-process (ASGI), talking real HTTP to the demo sources."""
+LOGBOEK = Path(tempfile.mkdtemp(prefix="gemeentegraaf-tests-")) / "logboek.jsonl"  # not the clone's var/
+PURPOSE = DEMO_PURPOSE
 
-    def __init__(self, world: Municipal) -> None:
+
+def gateway_settings(config: Mapping[str, Any]) -> GatewayConfig:
+    """A world's configuration as the gateway reads it, its ``[gateway.auth] issuer`` pointed at the port that
+    world's issuer really listens on (test worlds move every host to a free port), and its processing log
+    written to a temporary file rather than the clone's ``var/``."""
+    from graph.config import from_mapping
+
+    gateway = dict(config.get("gateway", {}))
+    gateway["logboek"] = {"path": str(LOGBOEK), **gateway.get("logboek", {})}  # a test's own path wins
+    return from_mapping({**config, "gateway": gateway},
+                        {"GEMEENTEGRAAF_AUTH_ISSUER": str(config["sources"]["issuer"]["url"])})
+
+
+def employee_headers(world: Municipal, **mint: Any) -> dict[str, str]:
+    """What a client of the demo sends: an employee's bearer token (every scope unless ``mint`` says otherwise;
+    ``IssuerSimulator.mint`` takes the keywords) and the demo purpose."""
+    issuer: IssuerSimulator = world.simulators["issuer"]  # type: ignore[assignment]
+    return {"Authorization": f"Bearer {issuer.mint(**{'lifetime_s': 86400, **mint})}", PURPOSE_HEADER: PURPOSE}
+
+
+class Gateway:
+    """The gateway app in-process (ASGI), talking real HTTP to the demo sources.
+
+    Its client sends an employee token with every scope and the demo purpose by default (``headers``);
+    ``query(..., headers={...})`` adds or replaces headers for one request, and a value of None leaves one out.
+    ``config`` replaces the world's configuration (a test's own timeouts or sources).
+    """
+
+    def __init__(self, world: Municipal, config: Mapping[str, Any] | None = None) -> None:
         import httpx
 
         from graph.app import create_app
-        from graph.config import from_mapping
 
         self.world = world
-        self.config = from_mapping(world.config, {})
+        self.config = gateway_settings(config if config is not None else world.config)
         self.app = create_app(self.config)
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway")
+        self.headers = employee_headers(world)
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway",
+                                        headers=self.headers)
 
-    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, headers: Mapping[str, str | None] | None = None
+    ) -> dict[str, Any]:
         """POST a query; returns the whole JSON answer (data and errors)."""
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}})
+        request = self.client.build_request("POST", "/graphql", json={"query": query, "variables": variables or {}})
+        for name, value in (headers or {}).items():
+            if value is None:
+                request.headers.pop(name, None)
+            else:
+                request.headers[name] = value
+        response = await self.client.send(request)
         assert response.status_code in (200, 400), response.text
         result: dict[str, Any] = response.json()
         return result

@@ -43,7 +43,7 @@ def concrete(path: str, segment: str) -> str:
     return re.sub(r"\{[^}]+\}", segment, path)
 
 
-@pytest.mark.parametrize("index", range(9))
+@pytest.mark.parametrize("index", range(10))
 async def test_odd_requests_never_get_a_500(demo: Municipal, index: int) -> None:
     sims = sorted(unique_simulators(demo), key=lambda s: s.name)
     sim = sims[index]

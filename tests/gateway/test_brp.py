@@ -8,8 +8,7 @@ import httpx
 
 from demo.runner import Municipal
 from graph.app import create_app
-from graph.config import from_mapping
-from tests.conftest import Gateway
+from tests.conftest import Gateway, employee_headers, gateway_settings
 from tests.oas import property_paths
 
 BRP_SPEC = "brp-personen/openapi.yaml"
@@ -88,13 +87,14 @@ async def test_residents_of_an_address(gateway: Gateway, demo: Municipal) -> Non
 async def test_fan_out_is_concurrent_and_bounded_by_max_concurrency(demo: Municipal) -> None:
     config = {**demo.config, "sources": {k: dict(v) for k, v in demo.config["sources"].items()}}
     config["sources"]["bag"]["max_concurrency"] = 3
-    app = create_app(from_mapping(config, {}))
+    app = create_app(gateway_settings(config))
     bag = demo.simulators["bag"]
     people = [p for p in demo.data.personen.values() if p.nummeraanduiding_id][:12]
     addresses = {p.nummeraanduiding_id for p in people}
     bag.behaviour.update({"latency_ms": 40})
     bag.reset_counts()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                 headers=employee_headers(demo)) as client:
         response = await client.post("/graphql", json={
             "query": "query($b: [String!]!) { personen(burgerservicenummers: $b) { verblijfplaats { adres "
                      "{ postcode } } } }", "variables": {"b": [p.bsn for p in people]}})

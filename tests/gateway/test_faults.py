@@ -6,11 +6,9 @@ import logging
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 
 from demo.runner import Municipal
-from graph.config import from_mapping
 from tests.conftest import Gateway
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -27,12 +25,7 @@ async def test_a_hanging_source_times_out_with_its_own_error(demo: Municipal) ->
     config = dict(demo.config)
     config["sources"] = {k: dict(v) for k, v in demo.config["sources"].items()}
     config["sources"]["bag"]["timeout_s"] = 0.5
-    gateway = Gateway.__new__(Gateway)
-    gateway.world = demo
-    from graph.app import create_app
-
-    gateway.app = create_app(from_mapping(config, {}))
-    gateway.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway")
+    gateway = Gateway(demo, config)
     demo.simulators["bag"].behaviour.update({"hang": True})
     try:
         result = await gateway.query(PERSON_QUERY, {"bsn": a_bsn(demo)})

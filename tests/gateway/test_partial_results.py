@@ -11,6 +11,7 @@ import pytest
 from demo.runner import Municipal
 from schema.root import schema
 from tests.conftest import Gateway
+from tests.gateway.authz_client import ask
 
 # Every root field, the source that serves it, and a query for it; ``$name`` values come from the healthy graph.
 ROOT_FIELDS: dict[str, tuple[str, str]] = {
@@ -47,7 +48,7 @@ DEFAULT_WITNESS = 'witness: adres(nummeraanduidingIdentificatie: "$nummeraanduid
 
 
 def test_the_table_names_every_root_field() -> None:
-    assert set(ROOT_FIELDS) == set(schema._schema.query_type.fields)
+    assert set(ROOT_FIELDS) | {"me"} == set(schema._schema.query_type.fields)  # ``me``: a test of its own below
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +112,17 @@ async def test_a_source_answering_500_nulls_only_its_own_root_field(
         assert error["path"][0] == field
         assert error["extensions"] == {"code": "UPSTREAM_ERROR", "source": source, "status": 500}
     assert result["data"][field] != healthy["data"][field]
+
+
+async def test_a_citizens_failing_source_nulls_only_its_part_of_me(gateway: Gateway, demo: Municipal,
+                                                                   inputs: dict[str, Any]) -> None:
+    query = "{ me { persoon { naam { volledigeNaam } } zaken { totalCount } } }"
+    healthy = await ask(gateway, query, bsn=inputs["bsn"], purpose=None)
+    assert "errors" not in healthy, healthy
+    demo.simulators["zaken"].behaviour.update({"error_rate": 1.0, "error_status": 500})
+    result = await ask(gateway, query, bsn=inputs["bsn"], purpose=None)
+    assert result["data"]["me"]["persoon"] == healthy["data"]["me"]["persoon"]
+    assert result["errors"]
+    for error in result["errors"]:
+        assert error["path"][:2] == ["me", "zaken"]
+        assert error["extensions"] == {"code": "UPSTREAM_ERROR", "source": "zaken", "status": 500}

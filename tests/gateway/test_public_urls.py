@@ -19,6 +19,7 @@ from demo.runner import Municipal, build, free_port, port_of, running_in_thread,
 from demo.simulator import load_config
 from graph.app import create_app
 from graph.config import ConfigError, from_mapping
+from tests.conftest import employee_headers, gateway_settings
 
 ZGW = ("zaken", "catalogi", "documenten", "besluiten")
 PUBLIC = "https://openzaak.gemeente.example"
@@ -50,8 +51,9 @@ async def gateway_answer(world: Municipal, query: str, mapped: bool) -> dict[str
         if mapped:
             entry["public_urls"] = [entry["url"]]
         entry["url"] = entry["url"].replace(PUBLIC, "http://127.0.0.1")
-    app = create_app(from_mapping(config, {}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    app = create_app(gateway_settings(config))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                 headers=employee_headers(world)) as client:
         try:
             answer: dict[str, Any] = (await client.post("/graphql", json={"query": query})).json()
             return answer

@@ -10,11 +10,11 @@ import uvicorn
 
 from demo.runner import Municipal, free_port
 from graph.app import create_app
-from graph.config import from_mapping
+from tests.conftest import employee_headers, gateway_settings
 
 
 def test_serves_over_http_and_shuts_down_cleanly(demo: Municipal) -> None:
-    app = create_app(from_mapping(demo.config, {}))
+    app = create_app(gateway_settings(demo.config))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -25,7 +25,8 @@ def test_serves_over_http_and_shuts_down_cleanly(demo: Municipal) -> None:
     assert server.started
     try:
         base = f"http://127.0.0.1:{port}"
-        answer = httpx.post(f"{base}/graphql", json={"query": "{ zaken(first: 3) { nodes { identificatie } } }"})
+        answer = httpx.post(f"{base}/graphql", json={"query": "{ zaken(first: 3) { nodes { identificatie } } }"},
+                            headers=employee_headers(demo))
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("application/json")
         assert len(answer.json()["data"]["zaken"]["nodes"]) == 3

@@ -7,8 +7,8 @@ import httpx
 
 from demo.runner import Municipal
 from graph.app import create_app
-from graph.config import from_mapping
 from graph.source import Source, Sources
+from tests.conftest import employee_headers, gateway_settings
 
 ZAAK_UUID = "7c6c3b4e-1d2a-4f5b-9a8e-0d1c2b3a4f5e"
 
@@ -26,7 +26,7 @@ def odd_zaak(base: str) -> dict:
 
 
 async def test_odd_values_null_one_field_each_and_never_the_response(demo: Municipal) -> None:
-    config = from_mapping(demo.config, {})
+    config = gateway_settings(demo.config)
     base = config.sources["zaken"].url
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -35,7 +35,8 @@ async def test_odd_values_null_one_field_each_and_never_the_response(demo: Munic
     sources = {name: Source(cfg) for name, cfg in config.sources.items() if name != "zaken"}
     sources["zaken"] = Source(config.sources["zaken"], transport=httpx.MockTransport(answer))
     app = create_app(config, sources=Sources(sources))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                 headers=employee_headers(demo)) as client:
         result = (await client.post("/graphql", json={"query": "{ zaken(first: 5) { totalCount nodes { identificatie "
                   "omschrijving startdatum einddatum vertrouwelijkheidaanduiding zaaktype { omschrijving } "
                   "status { url } resultaat { url } } } }"})).json()

@@ -149,11 +149,13 @@ async def test_bad_arguments(gateway: Any, demo: Any) -> None:
     assert sum((await lvv(gateway, demo)).values()) == 0
 
 
-async def test_bsn_failing_the_eleven_test_has_no_registrations(gateway: Any, demo: Any) -> None:
+async def test_bsn_failing_the_eleven_test_is_refused_unasked(gateway: Any, demo: Any) -> None:
     gateway.reset_counts()
     answer = await gateway.query('{ vakantieverhuurRegistraties(burgerservicenummer: "123456780") '
                                  "{ registratienummer } }")
-    assert answer == {"data": {"vakantieverhuurRegistraties": []}}
+    assert answer["data"] == {"vakantieverhuurRegistraties": None}
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "burgerservicenummer" in answer["errors"][0]["message"]
     assert sum((await lvv(gateway, demo)).values()) == 0
 
 

@@ -21,12 +21,11 @@ import yaml
 
 from demo.runner import Municipal
 from graph.app import create_app
-from graph.config import from_mapping
 from graph.paging import encode_cursor
 from graph.source import Source, Sources
 from resolvers import zgw as resolver
 from resolvers.zgw_forms import from_document
-from tests.conftest import SHARED_SPECS, Gateway
+from tests.conftest import SHARED_SPECS, Gateway, employee_headers, gateway_settings
 
 ZAKEN_QUERY = """
 { zaken(first: 50) { totalCount nodes { uuid identificatie zaaktype { url omschrijving }
@@ -372,12 +371,13 @@ async def test_statistics_by_status_name_cost_one_call_per_distinct_statustype(z
 async def test_statistics_keep_their_counts_when_catalogi_fails(demo: Municipal) -> None:
     # Catalogi shares the ZGW host with Zaken in the demo, so the simulator cannot fail it alone: a mock
     # transport stands in for a Catalogi that answers 503.
-    config = from_mapping(demo.config, {})
+    config = gateway_settings(demo.config)
     sources = {name: Source(cfg) for name, cfg in config.sources.items() if name != "catalogi"}
     sources["catalogi"] = Source(config.sources["catalogi"],
                                  transport=httpx.MockTransport(lambda request: httpx.Response(503)))
     app = create_app(config, sources=Sources(sources))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                 headers=employee_headers(demo)) as client:
         result = (await client.post("/graphql", json={
             "query": "{ zakenStatistiek(groepeerOp: [ZAAKTYPE]) { totaal groepen { zaaktype aantal } } }"})).json()
     await app.state.sources.aclose()
@@ -421,12 +421,13 @@ async def test_without_a_document_the_standard_form_and_then_none(demo: Municipa
         zaak = {"url": f"{demo.urls['zaken']}/zaken/{'1' * 8}-1111-4111-8111-{'1' * 12}", "uuid": "x", "rollen": []}
         return httpx.Response(200, json={"count": 1, "next": None, "previous": None, "results": [zaak]})
 
-    config = from_mapping(demo.config, {})
+    config = gateway_settings(demo.config)
     sources = {name: Source(cfg) for name, cfg in config.sources.items() if name != "zaken"}
     sources["zaken"] = Source(config.sources["zaken"], transport=httpx.MockTransport(answer))
     app = create_app(config, sources=Sources(sources))
     query = '{ zaken(bsn: "999993653") { totalCount nodes { rollen { inpBsn } } } }'
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                 headers=employee_headers(demo)) as client:
         first = (await client.post("/graphql", json={"query": query})).json()
         second = (await client.post("/graphql", json={"query": query})).json()
     await app.state.sources.aclose()
