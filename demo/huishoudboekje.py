@@ -6,7 +6,9 @@ real backend. What the real backend does and this one copies:
 
 - auth: the OIDC session token travels in the ``app-token`` cookie (the Mesh forwards the browser's
   cookie), or as ``Authorization: Bearer``; without a valid one every request is HTTP 401
-  ``{"message": "Not logged in"}``, before any GraphQL processing;
+  ``{"message": "Not logged in"}``, before any GraphQL processing. Valid are the demo's static session
+  (``token`` in its configuration) and any user's token from the demo's OIDC issuer, checked against the
+  issuer's published keys, as the real backend checks the user's OIDC session;
 - HTTP (flask-graphql): a request error (no query, bad JSON, batch array, syntax, validation, variable
   coercion: every error without a ``path``) is HTTP 400 with only ``errors``; resolver errors are
   HTTP 200 with ``data`` and ``errors``;
@@ -35,6 +37,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
+import httpx
+import jwt
 import orjson
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema, build_schema, get_named_type, graphql_sync
 from starlette.requests import Request
@@ -43,6 +47,7 @@ from starlette.routing import BaseRoute, Route
 
 from demo.conformance import Specs, Violation
 from demo.generate import ANCHOR
+from demo.issuer import AUDIENCE
 from demo.model import Afspraak, Burger, Municipality, Transactie
 from demo.simulator import Simulator, json_response
 
@@ -532,6 +537,7 @@ class HuishoudboekjeSimulator(Simulator):
         super().__init__(data, config, urls)
         self.graph = Huishoudboekje(data)
         self.schema: GraphQLSchema = build_schema(SDL)
+        self._issuer_keys: dict[str, Any] = {}  # kid -> public key, read from the issuer's JWKS when needed
 
     def routes(self) -> Sequence[BaseRoute]:
         return [
@@ -550,13 +556,38 @@ class HuishoudboekjeSimulator(Simulator):
             {"message": v.reason, **({"locations": [{"line": line, "column": column} for line, column in v.locations]}
                                      if v.locations else {})} for v in violations]}, 400)
 
-    def _logged_in(self, request: Request) -> bool:
+    async def _logged_in(self, request: Request) -> bool:
         cfg = self.source_config()
         token = request.cookies.get(str(cfg.get("cookie", "app-token")))
         if token is None:
             scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
             token = bearer if scheme.lower() == "bearer" and bearer else None
-        return token is not None and secrets.compare_digest(token.encode(), str(cfg.get("token", "")).encode())
+        if token is None:
+            return False
+        if secrets.compare_digest(token.encode(), str(cfg.get("token", "")).encode()):
+            return True
+        return await self._user_session(token)
+
+    async def _user_session(self, token: str) -> bool:
+        """A user's token from the demo issuer: signed by a key the issuer publishes, for the gateway's
+        audience, not expired."""
+        issuer = self.urls.get("issuer")
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            if issuer is None or not isinstance(kid, str):
+                return False
+            if kid not in self._issuer_keys:
+                async with httpx.AsyncClient(timeout=5) as client:
+                    keys = (await client.get(f"{issuer}/jwks")).raise_for_status().json()
+                self._issuer_keys = {k.key_id: k.key for k in jwt.PyJWKSet.from_dict(keys).keys if k.key_id}
+            key = self._issuer_keys.get(kid)
+            if key is None:
+                return False
+            jwt.decode(token, key, algorithms=["RS256", "ES256"], audience=AUDIENCE, issuer=issuer,
+                       options={"require": ["exp", "sub"]})
+        except (jwt.PyJWTError, httpx.HTTPError, ValueError):
+            return False
+        return True
 
     async def sdl(self, request: Request) -> Response:
         """The GraphQL schema this simulator serves (a subset of the backend SDL)."""
@@ -564,7 +595,7 @@ class HuishoudboekjeSimulator(Simulator):
 
     async def graphql(self, request: Request) -> Response:
         """GraphQL over HTTP: POST a JSON body, or GET with query parameters."""
-        if not self._logged_in(request):
+        if not await self._logged_in(request):
             return json_response(NOT_LOGGED_IN, 401)
         params = await self._params(request)
         if isinstance(params, Response):

@@ -20,6 +20,9 @@ USER_EXTENSION = "gemeentegraaf.user"
 """httpx request extension carrying ``(user_id, user_representation)`` of the caller a call serves: an
 ``Auth`` sees only the request, and an extension, unlike a header, never goes on the wire."""
 
+SESSION_EXTENSION = "gemeentegraaf.session"
+"""httpx request extension carrying the caller's own bearer token, for sources whose sessions are per user."""
+
 User = tuple[str, str]
 SERVICE_USER: User = ("gemeentegraaf", "Gemeentegraaf")  # calls outside a request: the gateway itself
 
@@ -101,6 +104,21 @@ class Cookie(httpx.Auth):
         yield request
 
 
+class CallerSession(httpx.Auth):
+    """A source with per-user sessions (Huishoudboekje, whose Mesh forwards the user's OIDC session cookie):
+    the caller's own token goes as that cookie, so the source acts for the person who asked and not for one
+    shared employee. Without a caller there is no session, and the source refuses the call."""
+
+    def __init__(self, cookie: str) -> None:
+        self.cookie = cookie
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = request.extensions.get(SESSION_EXTENSION)
+        if isinstance(token, str) and token:
+            request.headers["Cookie"] = f"{self.cookie}={token}"
+        yield request
+
+
 def _required(config: SourceConfig, key: str) -> str:
     value = config.option(key)
     if not isinstance(value, str) or not value:
@@ -115,6 +133,7 @@ SCHEMES: dict[str, Callable[[SourceConfig], httpx.Auth | None]] = {
     "bearer": lambda c: Header("Authorization", f"Bearer {_required(c, 'token')}"),
     "token": lambda c: Header("Authorization", f"Token {_required(c, 'token')}"),
     "cookie": lambda c: Cookie(_required(c, "cookie"), _required(c, "token")),
+    "caller-session": lambda c: CallerSession(_required(c, "cookie")),
     "oauth2-client-credentials": lambda c: ClientCredentials(
         c.name, _required(c, "token_url"), _required(c, "client_id"), _required(c, "client_secret"), c.option("scope")
     ),

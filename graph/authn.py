@@ -312,7 +312,7 @@ class Authenticator:
             raise AuthError("Send the token as Authorization: Bearer <token>.")
         if not self.settings.accepts_tokens:
             raise AuthError("This gateway is configured for anonymous use only and accepts no tokens.")
-        return caller_of(await self._claims(token))
+        return dataclasses.replace(caller_of(await self._claims(token)), token=token)
 
     async def _claims(self, token: str) -> dict[str, Any]:
         try:

@@ -9,7 +9,7 @@ immutable values: nothing here calls anything.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -26,6 +26,8 @@ class Caller:
     scopes: frozenset[str] = frozenset()
     bsn: str | None = None
     anonymous: bool = False
+    # the caller's own bearer token, for sources with per-user sessions (Huishoudboekje); never shown
+    token: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def citizen(self) -> bool:

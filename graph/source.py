@@ -25,12 +25,12 @@ import httpx
 import orjson
 
 from graph import __version__
-from graph.auth import USER_EXTENSION, auth_for
+from graph.auth import SESSION_EXTENSION, USER_EXTENSION, auth_for
 from graph.budget import CALL_BUDGET  # per request, across sources: before any queueing for a source
 from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
 from graph.logboek import NoteProcessing
-from graph.outbound import TellSource, user_of
+from graph.outbound import TellSource, caller_of, user_of
 from graph.tls import tls_for
 
 log = logging.getLogger("gemeentegraaf.sources")
@@ -292,6 +292,10 @@ class Source:
         if self.internal_url(call.url) != call.url:  # the last word: no stage or caller sends elsewhere
             raise SourceError("FORBIDDEN_URL", self.name, "A link points outside the configured sources.")
         user = user_of(call.context)  # for credentials minted per caller (ZGW JWT); never a header of its own
+        extensions: dict[str, Any] = {USER_EXTENSION: user} if user is not None else {}
+        caller = caller_of(call.context)
+        if caller is not None and caller.token:
+            extensions[SESSION_EXTENSION] = caller.token  # a source with per-user sessions gets the caller's
         try:
             response = await self.client.request(
                 call.method,
@@ -299,7 +303,7 @@ class Source:
                 params=list(call.params) or None,
                 content=orjson.dumps(call.json) if call.json is not None else None,
                 headers={**({"Content-Type": "application/json"} if call.json is not None else {}), **call.headers},
-                extensions={USER_EXTENSION: user} if user is not None else None,
+                extensions=extensions or None,
             )
         except httpx.TimeoutException:
             raise SourceError("UPSTREAM_TIMEOUT", self.name, f"Source '{self.name}' did not answer in time.") from None

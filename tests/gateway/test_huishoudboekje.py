@@ -6,15 +6,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from decimal import Decimal
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, SelectionSetNode, build_schema, parse, validate
 
 from demo.huishoudboekje import SDL, upstream_error
 from demo.model import Burger, Municipality
 from resolvers.huishoudboekje import BURGER, bsn9, selection
+from tests.conftest import employee_headers
 from tests.oas import official
 
 EURO = Decimal(100)
@@ -294,3 +299,30 @@ async def test_document_the_backend_rejects(gateway: Any, demo: Any, monkeypatch
     assert {e["path"][0]: e["extensions"] for e in answer["errors"]} == {
         p: {"code": "UPSTREAM_BAD_RESPONSE", "source": "huishoudboekje", "status": 400} for p in "ab"}
     assert all("voorletters" not in e["message"] for e in answer["errors"])
+
+
+async def test_each_caller_reaches_huishoudboekje_with_their_own_session(gateway: Any, demo: Any) -> None:
+    """Huishoudboekje acts for the user whose session it gets: the gateway sends each caller's own token as
+    that session, never one shared employee's."""
+    burger = next(iter(demo.data.burgers.values()))
+    query = f"{{ huishoudboekjeBurger(id: {burger.id}) {{ achternaam }} }}"
+    subjects = []
+    for who in ("medewerker-anna", "medewerker-bram"):
+        gateway.reset_counts()
+        headers = employee_headers(demo, subject=who)
+        answer = await gateway.query(query, headers=headers)
+        assert answer["data"]["huishoudboekjeBurger"]["achternaam"] == burger.achternaam
+        [call] = gateway.calls("huishoudboekje")
+        session = SimpleCookie(call["headers"]["cookie"])["app-token"].value
+        assert session == headers["Authorization"].removeprefix("Bearer ")
+        subjects.append(jwt.decode(session, options={"verify_signature": False})["sub"])
+    assert subjects == ["medewerker-anna", "medewerker-bram"]
+
+
+async def test_a_session_the_issuer_did_not_sign_is_refused(demo: Any) -> None:
+    issuer = demo.simulators["issuer"]
+    claims = {"sub": "x", "aud": "gemeentegraaf", "iss": issuer.issuer, "exp": 4102444800}
+    forged = jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", headers={"kid": "not-published"})
+    async with httpx.AsyncClient(cookies={"app-token": forged}) as client:
+        response = await client.post(demo.urls["huishoudboekje"], json={"query": "{ burgers { id } }"})
+    assert response.status_code == 401
