@@ -10,7 +10,7 @@ import httpx
 import typer
 import uvicorn
 
-from demo.issuer import DEMO_PURPOSE
+from demo.issuer import DEMO_PURPOSE, IssuerSimulator
 from demo.runner import Municipal, announced
 from demo.runner import serve as serve_world
 from demo.simulator import load_config
@@ -95,8 +95,6 @@ DEMO_TOKEN_S = 7 * 86400  # as long as anyone runs a demo; the issuer's keys die
 
 
 async def _demo(world: Municipal) -> None:
-    from demo.issuer import IssuerSimulator
-
     issuer = world.simulators["issuer"]
     assert isinstance(issuer, IssuerSimulator)
     # GraphiQL opens ready to query: a demo employee's token and the demo purpose, set here at run time only

@@ -141,8 +141,9 @@ def limits_of(context: Any) -> Limits:
 
 
 @functools.cache
-def rules(limits: Limits) -> tuple[type[ASTValidationRule], ...]:
-    """The validation rules for ``limits``, built once per distinct value (see the module docstring)."""
+def rules(limits: Limits, extra: tuple[type[ASTValidationRule], ...] = ()) -> tuple[type[ASTValidationRule], ...]:
+    """The validation rules for ``limits`` (and the schema's own ``extra`` rules), built once per distinct
+    value (see the module docstring)."""
     built: list[type[ASTValidationRule]] = [
         *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
@@ -150,25 +151,25 @@ def rules(limits: Limits) -> tuple[type[ASTValidationRule], ...]:
     ]
     if not limits.introspection:
         built.append(NoSchemaIntrospectionCustomRule)
-    from schema.scalars import ScalarArguments  # the schema's scalars; imported late: schema imports graph
-
-    built.append(ScalarArguments)
-    return tuple(built)
+    return (*built, *extra)
 
 
 class Limited(SchemaExtension):
     """Applies the request's ``Limits``: a token limit on parsing, and the cached rules on validation."""
 
+    extra: tuple[type[ASTValidationRule], ...] = ()  # the schema's own rules, run with the limits
+
     def on_operation(self) -> Iterator[None]:
         limits = limits_of(self.execution_context.context)
         self.execution_context.parse_options["max_tokens"] = limits.max_tokens
-        self.execution_context.validation_rules = (*self.execution_context.validation_rules, *rules(limits))
+        rules_now = rules(limits, self.extra)
+        self.execution_context.validation_rules = (*self.execution_context.validation_rules, *rules_now)
         yield
 
 
-def limits() -> list[Callable[[], SchemaExtension]]:
-    """The schema extension(s) that enforce the limits."""
-    return [Limited]
+def limits(*extra: type[ASTValidationRule]) -> list[type[SchemaExtension]]:
+    """The schema extension that enforces the limits, with the schema's own validation ``extra`` rules."""
+    return [type("Limited", (Limited,), {"extra": tuple(extra)})]
 
 
 # -- estimated cost ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from schema.huishoudboekje import HuishoudboekjeQuery
 from schema.klantinteracties import KlantinteractiesQuery
 from schema.me import MeQuery
 from schema.objecten import ObjectenQuery
-from schema.scalars import SCALARS
+from schema.scalars import SCALARS, ScalarArguments
 from schema.signalen import SignalenQuery
 from schema.vakantieverhuur import VakantieverhuurQuery
 from schema.zaken import ZakenQuery, ZakenStatistiekQuery
@@ -66,7 +66,7 @@ schema = _Schema(
     config=StrawberryConfig(scalar_map=dict(SCALARS.items())),
     extensions=[
         ShapeErrors,
-        *limits(),
+        *limits(ScalarArguments),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         PurposeBinding,
