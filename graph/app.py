@@ -22,6 +22,7 @@ from strawberry.types import ExecutionResult
 
 from graph.authn import Authenticator, AuthError, auth_settings
 from graph.authz import check_anonymous_scopes
+from graph.cache import store_for
 from graph.caller import ANONYMOUS, Caller, processing_of
 from graph.config import ConfigError, GatewayConfig
 from graph.context import Context
@@ -126,11 +127,12 @@ def create_app(
     settings = authenticator.settings if authenticator is not None else auth_settings(config)  # before any client
     check_anonymous_scopes(settings.anonymous_scopes)  # personal scopes never go to anonymous callers
     ide_headers = _graphiql_headers(config.options.get("graphiql_headers", {}))
+    cache = store_for(config)  # [gateway.cache]; opens no connection yet, so a later ConfigError leaks nothing
     if schema is None:
         from schema.root import schema as default_schema
 
         schema = default_schema
-    pool = sources or Sources.from_config(config.sources)
+    pool = sources or Sources.from_config(config.sources, store=cache)
     authn = authenticator or Authenticator(settings)
 
     @contextlib.asynccontextmanager
@@ -140,9 +142,16 @@ def create_app(
         finally:
             await pool.aclose()
             await authn.aclose()
+            await cache.aclose()
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "sources": pool.names()})
+        # a cache that is away slows nothing (the sources answer), so still 200, but operators should know
+        healthy = cache.healthy
+        return JSONResponse({
+            "status": "ok" if healthy else "degraded",
+            "sources": pool.names(),
+            "cache": {"backend": cache.name, "healthy": healthy},
+        })
 
     graphql: Any = GraphQLEndpoint(schema, pool, ProcessingLog.from_config(config))
     graphql.register = register_for(config)
@@ -158,6 +167,7 @@ def create_app(
     )
     app.state.sources = pool
     app.state.authenticator = authn
+    app.state.cache = cache  # the one store of this app, shared by every source's cached calls (graph.cache)
     app.state.limits = limits  # graph.limits and graph.budget read the request's limits here
     return app
 

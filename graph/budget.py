@@ -18,7 +18,7 @@ from graph.errors import SourceError
 from graph.limits import limits_of
 
 if TYPE_CHECKING:  # graph.source builds its stage list from this module
-    from graph.source import Next, SourceCall, SourceResponse
+    from graph.calls import Next, SourceCall, SourceResponse
 
 STARTED = "gemeentegraaf.started"  # ASGI scope key: when the request arrived (graph.request_limits sets it)
 

@@ -45,7 +45,7 @@ from graph.errors import SourceError
 from graph.outbound import activity_of, caller_of, processing_of
 
 if TYPE_CHECKING:
-    from graph.source import Next, SourceCall, SourceResponse
+    from graph.calls import Next, SourceCall, SourceResponse
 
 log = logging.getLogger("gemeentegraaf.logboek")  # operational messages only: never a record
 DEFAULT_PATH = "var/logboek.jsonl"

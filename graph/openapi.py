@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 import yaml
 
+from graph.calls import SourceCall
 from graph.errors import SourceError
-from graph.source import Source, SourceCall
+from graph.source import Source
 
 log = logging.getLogger("gemeentegraaf.openapi")
 Document = Mapping[str, Any]

@@ -23,7 +23,7 @@ from graph.auth import User
 from graph.caller import MAX_HEADER, Caller, Processing
 
 if TYPE_CHECKING:
-    from graph.source import Next, SourceCall, SourceResponse
+    from graph.calls import Next, SourceCall, SourceResponse
 
 PROCESS_ID = "X-NLX-Request-Process-Id"
 USER_ID = "X-NLX-Request-User-Id"

@@ -1,8 +1,8 @@
 """The one path every source call takes: ``Source.send`` runs a chain of stages, then the HTTP client.
 
 A stage is one small class with one job (note processing for the log, map failures, limit concurrency,
-tell the source who asked and why; later: cache, retry, break circuits) and the same contract as an ASGI
-middleware turned around::
+tell the source who asked and why, coalesce and cache (``graph.caching``); later: retry, break circuits)
+and the same contract as an ASGI middleware turned around::
 
     async def __call__(self, call: SourceCall, next: Next) -> SourceResponse
 
@@ -17,8 +17,7 @@ import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -26,7 +25,10 @@ import orjson
 
 from graph import __version__
 from graph.auth import SESSION_EXTENSION, USER_EXTENSION, auth_for
-from graph.budget import CALL_BUDGET  # per request, across sources: before any queueing for a source
+from graph.budget import CALL_BUDGET
+from graph.cache import Store
+from graph.caching import caching_stages  # per request, across sources: before any queueing for a source
+from graph.calls import Next, QueryParams, SourceCall, SourceResponse, Stage
 from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
 from graph.logboek import NoteProcessing
@@ -34,50 +36,7 @@ from graph.outbound import TellSource, caller_of, user_of
 from graph.tls import tls_for
 
 log = logging.getLogger("gemeentegraaf.sources")
-QueryParams = Sequence[tuple[str, str]]
 USER_AGENT = f"gemeentegraaf/{__version__}"  # sources' logs and the simulators' checks tell the gateway by it
-
-
-@dataclass(slots=True)
-class SourceCall:
-    """One HTTP call to one source; ``context`` is the GraphQL request it serves, if any; ``subjects`` are
-    the BSNs of the persons the call concerns, for the source's headers and the processing log."""
-
-    source: str
-    method: str
-    url: str
-    params: QueryParams = ()
-    json: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    idempotent: bool = True  # GETs, and POSTs that only query (BRP /personen, ZGW _zoek, GraphQL queries)
-    context: Any = None
-    subjects: tuple[str, ...] = ()
-
-
-@dataclass(slots=True)
-class SourceResponse:
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    source: str
-
-    def json(self) -> Any:
-        try:
-            return orjson.loads(self.content)
-        except orjson.JSONDecodeError:
-            raise SourceError(
-                "UPSTREAM_BAD_RESPONSE",
-                self.source,
-                f"Source '{self.source}' sent a response that is not valid JSON.",
-                self.status,
-            ) from None
-
-
-Next = Callable[[SourceCall], Awaitable[SourceResponse]]
-
-
-class Stage(Protocol):
-    async def __call__(self, call: SourceCall, next: Next) -> SourceResponse: ...
 
 
 class LimitConcurrency:
@@ -177,10 +136,13 @@ def public_urls(config: SourceConfig) -> list[str]:
     return [str(u).strip().rstrip("/") for u in (found.split(",") if isinstance(found, str) else found)]
 
 
-def default_stages(config: SourceConfig) -> list[Stage]:
-    # NoteProcessing outermost, so it sees every failure as the SourceError RaiseForStatus makes of it;
-    # TellSource innermost, so each call that really leaves gets its own span id.
-    stages: list[Stage] = [NoteProcessing(config), CALL_BUDGET, RaiseForStatus()]
+def default_stages(config: SourceConfig, store: Store | None = None) -> list[Stage]:
+    # NoteProcessing outermost, so it sees every failure as the SourceError RaiseForStatus makes of it, and
+    # notes answers from the cache too; CallBudget next, so a request's limits hold whether or not its calls
+    # are shared; coalescing and the cache (graph.caching) before the source's concurrency and rate limits,
+    # so an answer that needs no call never waits for (or uses up) them; TellSource innermost, so each call
+    # that really leaves gets its own span id.
+    stages: list[Stage] = [NoteProcessing(config), CALL_BUDGET, *caching_stages(config, store), RaiseForStatus()]
     stages.append(LimitConcurrency(config.max_concurrency))
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
@@ -197,14 +159,16 @@ class Source:
         config: SourceConfig,
         stages: Sequence[Stage] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        store: Store | None = None,
     ) -> None:
+        """``store``: where the cache stage keeps answers (``graph.cache``); None keeps nothing between calls."""
         self.config = config
         self.name = config.name
         self.base_url = config.url
         # Where links to this source may point: its own URL first, then the public URLs it writes into its
         # objects when the gateway reaches it by another (internal) URL.
         self._prefixes = [urlsplit(config.url), *(urlsplit(u) for u in public_urls(config))]
-        self.stages = list(default_stages(config) if stages is None else stages)
+        self.stages = list(default_stages(config, store) if stages is None else stages)
         limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
         self.client = httpx.AsyncClient(
             auth=auth_for(config),
@@ -331,8 +295,8 @@ class Sources:
         self._by_prefix = sorted(self._by_name.values(), key=lambda s: len(s.base_url), reverse=True)
 
     @classmethod
-    def from_config(cls, configs: Mapping[str, SourceConfig]) -> Sources:
-        return cls({name: Source(cfg) for name, cfg in configs.items()})
+    def from_config(cls, configs: Mapping[str, SourceConfig], store: Store | None = None) -> Sources:
+        return cls({name: Source(cfg, store=store) for name, cfg in configs.items()})
 
     def __getitem__(self, name: str) -> Source:
         try:

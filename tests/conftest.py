@@ -79,15 +79,18 @@ LOGBOEK = Path(tempfile.mkdtemp(prefix="gemeentegraaf-tests-")) / "logboek.jsonl
 PURPOSE = DEMO_PURPOSE
 
 
-def gateway_settings(config: Mapping[str, Any]) -> GatewayConfig:
+def gateway_settings(config: Mapping[str, Any], caching: bool = False) -> GatewayConfig:
     """A world's configuration as the gateway reads it, its ``[gateway.auth] issuer`` pointed at the port that
     world's issuer really listens on (test worlds move every host to a free port), and its processing log
-    written to a temporary file rather than the clone's ``var/``."""
+    written to a temporary file rather than the clone's ``var/``. Caching between requests is off
+    (``cache_ttl_s = 0``) unless ``caching``, so tests that count calls see every call."""
     from graph.config import from_mapping
 
     gateway = dict(config.get("gateway", {}))
     gateway["logboek"] = {"path": str(LOGBOEK), **gateway.get("logboek", {})}  # a test's own path wins
-    return from_mapping({**config, "gateway": gateway},
+    sources = {name: {**table, **({} if caching else {"cache_ttl_s": 0})}
+               for name, table in config.get("sources", {}).items()}
+    return from_mapping({**config, "gateway": gateway, "sources": sources},
                         {"GEMEENTEGRAAF_AUTH_ISSUER": str(config["sources"]["issuer"]["url"])})
 
 
@@ -106,13 +109,13 @@ class Gateway:
     ``config`` replaces the world's configuration (a test's own timeouts or sources).
     """
 
-    def __init__(self, world: Municipal, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, world: Municipal, config: Mapping[str, Any] | None = None, caching: bool = False) -> None:
         import httpx
 
         from graph.app import create_app
 
         self.world = world
-        self.config = gateway_settings(config if config is not None else world.config)
+        self.config = gateway_settings(config if config is not None else world.config, caching)
         self.app = create_app(self.config)
         self.headers = employee_headers(world)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway",

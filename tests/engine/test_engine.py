@@ -9,10 +9,11 @@ import jwt
 import pytest
 
 from graph.auth import ZgwJwt, auth_for
+from graph.calls import SourceCall, SourceResponse
 from graph.config import ConfigError, from_mapping
 from graph.errors import BadRequest, SourceError
 from graph.paging import Page, decode_cursor, encode_cursor, parse_page, window
-from graph.source import RateLimit, Source, SourceCall, SourceResponse, Sources
+from graph.source import RateLimit, Source, Sources
 
 BASE = {"sources": {"brp": {"url": "http://127.0.0.1:1/haalcentraal/api/brp/", "auth": "api-key",
                             "header": "X-API-KEY", "key": "file-key"}}}
