@@ -331,6 +331,30 @@ async def test_health_says_degraded_while_redis_is_away(demo: Any, own_redis: Re
         await store.aclose()
 
 
+async def test_a_second_gateway_is_served_from_the_first_ones_cache(demo: Any, own_redis: RedisServer) -> None:
+    """Two replicas on one Redis: what the first fetched, the second does not fetch again (for the same caller,
+    since ZGW answers are kept per caller)."""
+    config = dict(demo.config)
+    config["gateway"] = {**config.get("gateway", {}), "cache": {"backend": "redis", "url": own_redis.url}}
+    nummeraanduiding = next(iter(demo.data.nummeraanduidingen))
+    query = (f'{{ zaken(first: 3) {{ nodes {{ zaaktype {{ omschrijving }} }} }} '
+             f'adres(nummeraanduidingIdentificatie: "{nummeraanduiding}") {{ postcode }} }}')
+    first, second = Gateway(demo, config, caching=True), Gateway(demo, config, caching=True)
+    try:
+        answer = await first.query(query)
+        assert "errors" not in answer, answer
+        first.reset_counts()
+        assert await second.query(query) == answer
+        assert [c for c in second.calls("zaken") if "openapi" not in c["path"]] == []
+        assert second.calls("catalogi") == [] and second.calls("bag") == []
+    finally:
+        for gw in (first, second):
+            await gw.client.aclose()
+            await gw.app.state.sources.aclose()
+            await gw.app.state.authenticator.aclose()
+            await gw.app.state.cache.aclose()
+
+
 # -- configuration --------------------------------------------------------------------------------------------
 
 
