@@ -43,7 +43,7 @@ import orjson
 
 from graph.cache import Store
 from graph.calls import Next, SourceCall, SourceResponse, Stage
-from graph.config import ConfigError, SourceConfig
+from graph.config import SourceConfig
 from graph.outbound import activity_of, caller_of
 
 PER_CALLER_AUTH = frozenset({"zgw-jwt", "caller-session"})  # credentials minted per caller
@@ -52,23 +52,8 @@ KEPT_HEADERS = ("content-type", "etag", "content-crs", "api-version")
 FORMAT = 1
 
 
-def _flag(config: SourceConfig, key: str, default: bool) -> bool:
-    value = config.option(key, default)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "false", "0", "no"}:
-        return value.strip().lower() in {"true", "1", "yes"}  # from the environment
-    raise ConfigError(f"[sources.{config.name}] {key} must be true or false")
 
 
-def _number(config: SourceConfig, key: str, default: float) -> float:
-    try:
-        value = float(config.option(key, default))
-    except (TypeError, ValueError):
-        raise ConfigError(f"[sources.{config.name}] {key} must be a number") from None
-    if value < 0:
-        raise ConfigError(f"[sources.{config.name}] {key} must be >= 0")
-    return value
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,17 +72,16 @@ class SourceCaching:
     def from_config(cls, config: SourceConfig) -> SourceCaching:
         parts = [config.name, config.url, config.auth]
         parts += [str(config.option(k) or "") for k in ("client_id", "token_url", "header", "cookie", "scope")]
-        per_caller = config.auth == "caller-session" or _flag(
-            config, "cache_per_caller", config.auth in PER_CALLER_AUTH
-        )  # a caller's session is theirs alone: never shared, whatever the configuration says
+        # a caller's session is theirs alone: never shared, whatever the configuration says
+        per_caller = config.auth == "caller-session" or config.flag("cache_per_caller", config.auth in PER_CALLER_AUTH)
         return cls(
             source=config.name,
             identity=hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32],
-            ttl_s=_number(config, "cache_ttl_s", 0.0),  # off unless the configuration says how long
-            personal=_flag(config, "personal", True),  # a source holds personal data unless it is said not to
-            cache_personal=_flag(config, "cache_personal", False),
+            ttl_s=config.number("cache_ttl_s", 0.0),  # off unless the configuration says how long
+            personal=config.flag("personal", True),  # a source holds personal data unless it is said not to
+            cache_personal=config.flag("cache_personal", False),
             per_caller=per_caller,
-            max_bytes=int(_number(config, "cache_max_bytes", 1_000_000)),
+            max_bytes=int(config.number("cache_max_bytes", 1_000_000)),
         )
 
     def personal_call(self, call: SourceCall) -> bool:

@@ -47,6 +47,25 @@ class SourceConfig:
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
 
+    def number(self, key: str, default: float) -> float:
+        """A non-negative number option (from the file, or as text from the environment)."""
+        try:
+            value = float(self.options.get(key, default))
+        except (TypeError, ValueError):
+            raise ConfigError(f"[sources.{self.name}] {key} must be a number") from None
+        if value < 0:
+            raise ConfigError(f"[sources.{self.name}] {key} must be >= 0")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        """A true/false option (from the file, or as text from the environment)."""
+        value = self.options.get(key, default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "false", "0", "no"}:
+            return value.strip().lower() in {"true", "1", "yes"}
+        raise ConfigError(f"[sources.{self.name}] {key} must be true or false")
+
     def __repr__(self) -> str:  # never show credentials in logs or tracebacks
         shown = {k: ("***" if k in SECRET_KEYS else v) for k, v in self.options.items()}
         return f"SourceConfig(name={self.name!r}, url={self.url!r}, auth={self.auth!r}, options={shown!r})"

@@ -2,9 +2,10 @@
 
     GatewayError                    any error the gateway reports on purpose
     ├── SourceError                 a source call failed; ``extensions`` has code, source and status
-    │   ├── UPSTREAM_UNAVAILABLE    no answer: connection refused or reset, DNS, TLS
+    │   ├── UPSTREAM_UNAVAILABLE    no answer: connection refused or reset, DNS, TLS; or its circuit is open
     │   ├── UPSTREAM_ERROR          the source answered with a 5xx (``status`` says which)
     │   ├── UPSTREAM_TIMEOUT        no answer within the source's ``timeout_s``
+    │   ├── UPSTREAM_BUSY           the call could not start within ``queue_timeout_s`` (graph.resilience)
     │   ├── UPSTREAM_BAD_RESPONSE   an answer that is not the JSON the source promised
     │   ├── UPSTREAM_REFUSED        the source refused the gateway's credentials (401/403) or request (4xx)
     │   ├── UPSTREAM_RATE_LIMITED   the source answered 429

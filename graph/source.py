@@ -1,8 +1,8 @@
 """The one path every source call takes: ``Source.send`` runs a chain of stages, then the HTTP client.
 
-A stage is one small class with one job (note processing for the log, map failures, limit concurrency,
-tell the source who asked and why, coalesce and cache (``graph.caching``); later: retry, break circuits)
-and the same contract as an ASGI middleware turned around::
+A stage is one small class with one job (note processing for the log, map failures, tell the source who
+asked and why, coalesce and cache (``graph.caching``), limit concurrency, retry, break circuits
+(``graph.resilience``)) and the same contract as an ASGI middleware turned around::
 
     async def __call__(self, call: SourceCall, next: Next) -> SourceResponse
 
@@ -33,21 +33,11 @@ from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
 from graph.logboek import NoteProcessing
 from graph.outbound import TellSource, caller_of, user_of
+from graph.resilience import resilience_stages
 from graph.tls import tls_for
 
 log = logging.getLogger("gemeentegraaf.sources")
 USER_AGENT = f"gemeentegraaf/{__version__}"  # sources' logs and the simulators' checks tell the gateway by it
-
-
-class LimitConcurrency:
-    """At most ``max_concurrency`` calls in flight per source, so fan-outs cannot swamp a source."""
-
-    def __init__(self, limit: int) -> None:
-        self._semaphore = asyncio.Semaphore(limit)
-
-    async def __call__(self, call: SourceCall, next: Next) -> SourceResponse:
-        async with self._semaphore:
-            return await next(call)
 
 
 class RateLimit:
@@ -140,10 +130,11 @@ def default_stages(config: SourceConfig, store: Store | None = None) -> list[Sta
     # NoteProcessing outermost, so it sees every failure as the SourceError RaiseForStatus makes of it, and
     # notes answers from the cache too; CallBudget next, so a request's limits hold whether or not its calls
     # are shared; coalescing and the cache (graph.caching) before the source's concurrency and rate limits,
-    # so an answer that needs no call never waits for (or uses up) them; TellSource innermost, so each call
-    # that really leaves gets its own span id.
+    # so an answer that needs no call never waits for (or uses up) them; then the chosen resilience stages
+    # (graph.resilience: size limit, retry, breaker, bulkhead, inside RaiseForStatus so they see statuses and
+    # Retry-After); TellSource innermost, so each call that really leaves gets its own span id.
     stages: list[Stage] = [NoteProcessing(config), CALL_BUDGET, *caching_stages(config, store), RaiseForStatus()]
-    stages.append(LimitConcurrency(config.max_concurrency))
+    stages += resilience_stages(config)
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
         stages.append(RateLimit(int(float(rate) * 0.9)))

@@ -83,12 +83,15 @@ def gateway_settings(config: Mapping[str, Any], caching: bool = False) -> Gatewa
     """A world's configuration as the gateway reads it, its ``[gateway.auth] issuer`` pointed at the port that
     world's issuer really listens on (test worlds move every host to a free port), and its processing log
     written to a temporary file rather than the clone's ``var/``. Caching between requests is off
-    (``cache_ttl_s = 0``) unless ``caching``, so tests that count calls see every call."""
+    (``cache_ttl_s = 0``) unless ``caching``, and so are retries and the circuit breaker unless a source's table
+    sets them, so tests that count calls see every call."""
     from graph.config import from_mapping
 
     gateway = dict(config.get("gateway", {}))
     gateway["logboek"] = {"path": str(LOGBOEK), **gateway.get("logboek", {})}  # a test's own path wins
-    sources = {name: {**table, **({} if caching else {"cache_ttl_s": 0})}
+    # no retries and no breaker unless a test asks: injected faults must reach the test, and a circuit one
+    # test opens must not stay open for the next
+    sources = {name: {"retries": 0, "breaker_failures": 1_000_000, **table, **({} if caching else {"cache_ttl_s": 0})}
                for name, table in config.get("sources", {}).items()}
     return from_mapping({**config, "gateway": gateway, "sources": sources},
                         {"GEMEENTEGRAAF_AUTH_ISSUER": str(config["sources"]["issuer"]["url"])})
