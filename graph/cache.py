@@ -13,9 +13,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import cachetools
 import redis.asyncio as redis
@@ -113,6 +113,10 @@ class MemoryStore:
 _UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError, asyncio.TimeoutError)
 
 
+MAX_CONNECTIONS = 16
+POOL_WAIT_S = 1.0
+
+
 class RedisStore:
     """A Redis (or Valkey) server that several gateway replicas share.
 
@@ -134,13 +138,18 @@ class RedisStore:
         retry_s: float = 2.0,
     ) -> None:
         self.prefix, self.retry_s = prefix, retry_s
-        self._client: redis.Redis = redis.Redis.from_url(
+        # A bounded pool that callers wait on: a burst of calls shares a few connections instead of opening
+        # one each (which, on a busy event loop, would time out connecting and mark a healthy Redis down).
+        pool = redis.BlockingConnectionPool.from_url(
             url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
             socket_connect_timeout=timeout_s,
             socket_timeout=timeout_s,
             retry=Retry(NoBackoff(), 0),
             client_name="gemeentegraaf",
         )
+        self._client: redis.Redis = redis.Redis(connection_pool=pool)
         self._down = False
         self._probe: asyncio.Task[None] | None = None
 
@@ -183,6 +192,19 @@ class RedisStore:
             await self._lost(exc)
         except redis.RedisError as exc:
             log.warning("cache: redis refused DEL: %s", exc)
+
+    async def run(self, script: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+        """A Lua script run atomically over prefixed ``keys``, for state replicas must share (a rate limit);
+        None while the server cannot be reached, so the caller can fall back to keeping it in process."""
+        if self._down:
+            return None
+        try:
+            return await self._client.eval(script, len(keys), *(self.prefix + k for k in keys), *args)
+        except _UNREACHABLE as exc:
+            await self._lost(exc)
+        except redis.RedisError as exc:
+            log.warning("cache: redis refused a script: %s", exc)
+        return None
 
     async def _lost(self, exc: BaseException) -> None:
         """Stop using the server and start the one probe that looks for its return."""

@@ -26,14 +26,15 @@ import orjson
 from graph import __version__
 from graph.auth import SESSION_EXTENSION, USER_EXTENSION, auth_for
 from graph.budget import CALL_BUDGET
-from graph.cache import Store
-from graph.caching import caching_stages  # per request, across sources: before any queueing for a source
+from graph.cache import RedisStore, Store
+from graph.caching import caching_stages
 from graph.calls import Next, QueryParams, SourceCall, SourceResponse, Stage
 from graph.config import SourceConfig
 from graph.errors import SourceError, source_error_for_status
 from graph.logboek import NoteProcessing
 from graph.outbound import TellSource, caller_of, user_of
 from graph.resilience import resilience_stages
+from graph.shared_rate_limit import SharedRateLimit
 from graph.tls import tls_for
 
 log = logging.getLogger("gemeentegraaf.sources")
@@ -137,7 +138,11 @@ def default_stages(config: SourceConfig, store: Store | None = None) -> list[Sta
     stages += resilience_stages(config)
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
-        stages.append(RateLimit(int(float(rate) * 0.9)))
+        local = RateLimit(int(float(rate) * 0.9))
+        if isinstance(store, RedisStore):  # replicas sharing a Redis share the limit too
+            stages.append(SharedRateLimit(store, config.name, local.limit, config.timeout_s + 1, local))
+        else:
+            stages.append(local)
     stages.append(TellSource())
     return stages
 

@@ -25,7 +25,8 @@ import redis as sync_redis
 
 from graph.cache import KEY_PREFIX, MemoryStore, RedisStore, store_for
 from graph.config import ConfigError, from_mapping
-from tests.conftest import Gateway
+from graph.source import Source
+from tests.conftest import Gateway, gateway_settings
 
 # -- a redis-server of the tests' own --------------------------------------------------------------------
 
@@ -395,3 +396,27 @@ async def test_the_redis_url_comes_from_the_file_or_the_environment() -> None:
 def test_a_wrong_value_names_its_key(table: dict[str, Any], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         store_for(from_mapping({"gateway": {"cache": table}}), environ={})
+
+
+async def test_two_replicas_together_stay_under_the_bags_rate_limit(demo: Any, redis_url: str) -> None:
+    """Each replica alone would allow 45 calls a second; on one Redis they share that, so the BAG (50 a
+    second per key) never answers 429 however the calls are spread over the two."""
+    tables = {**demo.config["sources"], "bag": {**demo.config["sources"]["bag"], "queue_timeout_s": 30}}
+    config = gateway_settings({**demo.config, "sources": tables}, caching=True).sources["bag"]
+    replicas = [(RedisStore(redis_url), i) for i in range(2)]
+    sources = [Source(config, store=store) for store, _ in replicas]
+    ids = list(demo.data.nummeraanduidingen)[:120]
+    demo.simulators["bag"].reset_counts()
+    try:
+        answers = await asyncio.gather(
+            *(sources[i % 2].get(f"/adressen/{n}", headers={"Accept": "application/hal+json"}) for i, n in
+              enumerate(ids)), return_exceptions=True)
+    finally:
+        for source in sources:
+            await source.aclose()
+        for store, _ in replicas:
+            await store.aclose()
+    failures = [a for a in answers if isinstance(a, BaseException)]
+    assert not failures, failures[:3]
+    counted = demo.simulators["bag"].counts
+    assert sum(counted.values()) == len(ids)
