@@ -452,8 +452,8 @@ class BagSimulator(Simulator):
         super().__init__(data, config, urls)
         source = self.source_config()
         self.rate_limit_per_s: int = int(source.get("rate_limit_per_s", DEFAULT_RATE_LIMIT))
-        self.day_limit: int = int(source.get("day_limit", DAY_LIMIT))
-        self.api_keys = {str(k) for k in [source.get("key"), *source.get("keys", ())] if k}
+        self.day_limit: int = int(source.get("demo_day_limit", DAY_LIMIT))
+        self.api_keys = {str(k) for k in [source.get("key"), *source.get("demo_keys", ())] if k}
         self.key_header = str(source.get("header", "X-Api-Key"))
         self.quotas: dict[str, Quota] = {}
         self._index()

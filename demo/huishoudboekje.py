@@ -564,7 +564,7 @@ class HuishoudboekjeSimulator(Simulator):
             token = bearer if scheme.lower() == "bearer" and bearer else None
         if token is None:
             return False
-        if secrets.compare_digest(token.encode(), str(cfg.get("token", "")).encode()):
+        if secrets.compare_digest(token.encode(), str(cfg.get("demo_token", "")).encode()):
             return True
         return await self._user_session(token)
 

@@ -56,6 +56,10 @@ KANALEN = (
     ("documenten", ("bronorganisatie", "informatieobjecttype", "vertrouwelijkheidaanduiding")),
     ("besluiten", ("verantwoordelijkeOrganisatie", "besluittype")),
     ("autorisaties", ()),
+    # Open Zaak's Catalogi publish per type (its catalogi OpenAPI document, "Notificaties")
+    ("zaaktypen", ("catalogus",)),
+    ("informatieobjecttypen", ("catalogus",)),
+    ("besluittypen", ("catalogus",)),
 )
 DOCS = "https://vng-realisatie.github.io/gemma-zaken/standaard/{}/index"
 CHECK_MESSAGE = {

@@ -6,7 +6,8 @@ and their API's error body; this base adds, outside the API's own routes:
 - ``GET|DELETE /_demo/requests``: counters per ``"<METHOD> <route template>"``, the last 200 requests and
   the last 200 requests that broke the official document (``violations``, ``violation_count``), for
   tests that assert how the gateway called the source;
-- ``GET|PUT /_demo/behaviour``: latency, jitter, injected errors, hangs and malformed bodies;
+- ``GET|PUT /_demo/behaviour``: the faults to show the gateway (``Behaviour``): down, slow, errors with or
+  without ``Retry-After``, malformed bodies, hangs and trickled bodies;
 - ``{base}/openapi.json``: the official document this simulator is checked against, when the shared
   specs are here; else the operations it implements. Unauthenticated.
 
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import random
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,7 +46,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 CONFIG_FILE = Path(__file__).with_name("gemeentegraaf.toml")
 RECENT = 200
-HANG_S = 300.0  # a "hang" ends by itself eventually, so a forgotten test never blocks for ever
+HANG_S = 300.0  # a "hang" ends when the client leaves, else after this, so a forgotten test never blocks for ever
 OPENAPI = "/openapi.json"
 # Called with every violation any simulator in this process records, resets or not (the tests' session check).
 VIOLATION_OBSERVERS: list[Callable[[Simulator, dict[str, Any]], None]] = []
@@ -66,44 +68,86 @@ def json_response(
 
 @dataclass(slots=True)
 class Behaviour:
-    """How the API's own routes answer; changed at run time through ``PUT /_demo/behaviour``."""
+    """How the API's own routes answer; changed at run time through ``PUT /_demo/behaviour``.
+
+    Each fault a source can show the gateway: ``down`` (the connection is closed without an answer),
+    ``latency_ms``/``jitter_ms`` (slow), ``error_rate`` with ``error_status`` (a 500, a 503, a 429, with
+    ``retry_after_s`` as ``Retry-After``), ``malformed`` (a 200 whose body breaks off), ``hang`` (no answer
+    until the client leaves) and ``trickle_ms`` (headers at once, then the body ``trickle_bytes`` at a time
+    with that pause between pieces).
+    """
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     error_rate: float = 0.0
     error_status: int = 503
+    retry_after_s: int | None = None
+    down: bool = False
     hang: bool = False
     malformed: bool = False
+    trickle_ms: float = 0.0
+    trickle_bytes: int = 16
     expand_cost_ms: float = 0.0  # per object a source inlines through ``expand`` (Open Zaak: Catalogi types are dear)
 
     def update(self, changes: Mapping[str, Any]) -> list[str]:
-        """Apply what is valid; return one message per rejected key."""
+        """Apply what is valid, all or nothing; return one message per rejected key."""
         errors: list[str] = []
-        types = {f.name: f.type for f in fields(self)}
         staged: dict[str, Any] = {}
         for key, value in changes.items():
-            if key not in types:
+            check = _CHECKS.get(key, _number) if key in self.__dataclass_fields__ else None
+            if check is None:
                 errors.append(f"unknown key {key!r}")
-            elif types[key] == "bool":
-                if not isinstance(value, bool):
-                    errors.append(f"{key} must be a boolean")
-                else:
-                    staged[key] = value
-            elif types[key] == "int":
-                if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
-                    errors.append(f"{key} must be an HTTP status code")
-                else:
-                    staged[key] = value
-            elif not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                errors.append(f"{key} must be a non-negative number")
-            elif key == "error_rate" and value > 1:
-                errors.append("error_rate must be between 0 and 1")
-            else:
-                staged[key] = float(value)
+                continue
+            try:
+                staged[key] = check(key, value)
+            except ValueError as exc:
+                errors.append(str(exc))
         if not errors:
             for key, value in staged.items():
                 setattr(self, key, value)
         return errors
+
+
+def _number(key: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{key} must be a non-negative number")
+    return float(value)
+
+
+def _rate(key: str, value: Any) -> float:
+    if _number(key, value) > 1:
+        raise ValueError(f"{key} must be between 0 and 1")
+    return float(value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be a boolean")
+    return value
+
+
+def _status(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
+        raise ValueError(f"{key} must be an HTTP status code")
+    return value
+
+
+def _seconds_or_none(key: str, value: Any) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise ValueError(f"{key} must be a whole number of seconds, or null")
+    return value
+
+
+def _piece(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65536:
+        raise ValueError(f"{key} must be a whole number of bytes from 1 to 65536")
+    return value
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {  # keys not listed are non-negative numbers
+    "error_rate": _rate, "error_status": _status, "retry_after_s": _seconds_or_none, "trickle_bytes": _piece,
+    "down": _flag, "hang": _flag, "malformed": _flag,
+}
 
 
 class Simulator:
@@ -349,13 +393,25 @@ class _ControlledApp:
         sim, behaviour = self.sim, self.sim.behaviour
         body = await _read_body(receive)
         replayed: list[bool] = []
+        gone = asyncio.Event()  # the client left (or the answer is complete): a hang or a trickle ends
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
 
         async def replay() -> Message:
-            """The body read above, then whatever the client sends next (a disconnect)."""
+            """The body read above, then the disconnect the watcher sees."""
             if not replayed:
                 replayed.append(True)
                 return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        if behaviour.trickle_ms:
+            send = _trickled(send, behaviour.trickle_ms / 1000, behaviour.trickle_bytes, gone)
 
         outcome = sim.check_request(scope, body)
         refusing = tuple(v for v in outcome.violations if not sim.product_accepts(v)) if outcome else ()
@@ -399,13 +455,23 @@ class _ControlledApp:
             if behaviour.latency_ms or behaviour.jitter_ms:
                 delay = behaviour.latency_ms + sim._rng.uniform(0, behaviour.jitter_ms)
                 await asyncio.sleep(delay / 1000)
+            if behaviour.down or behaviour.hang:
+                record(0, "none")  # counted as it arrives: no answer will ever say it was here
+            if behaviour.down:
+                _drop_connection(receive)
+                await _until(gone, 5.0)  # the server sees the disconnect, so it answers nothing of its own
+                return
             if behaviour.hang:
-                await asyncio.sleep(HANG_S)
+                await _until(gone, HANG_S)
+                if gone.is_set():
+                    return
             injected = behaviour.error_rate and sim._rng.random() < behaviour.error_rate
             if injected:
                 request = Request(scope, replay)
+                retry_after = behaviour.retry_after_s
                 response = sim.error(request, behaviour.error_status, "Injected failure.",
-                                     "The demo was told to fail this request.", "injected")
+                                     "The demo was told to fail this request.", "injected",
+                                     {"Retry-After": str(retry_after)} if retry_after is not None else None)
                 await response(scope, replay, injected_send)
             elif behaviour.malformed:
                 await injected_send({"type": "http.response.start", "status": 200,
@@ -414,8 +480,9 @@ class _ControlledApp:
             else:
                 await self.inner(scope, replay, checked_send)
         finally:
+            watcher.cancel()
             sim.inflight -= 1
-            record(0, "none")  # no answer was started (a hang cut short, a crash): still count the request
+            record(0, "none")  # no answer was started (a crash, a client that left): still count the request
 
     def _record(self, scope: Scope, body: bytes, status: int, outcome: Outcome | None, answered: str) -> None:
         route = scope.get("route")
@@ -454,6 +521,46 @@ class _ControlledApp:
         sim.violation_count += 1
         for observer in VIOLATION_OBSERVERS:
             observer(sim, entry)
+
+
+async def _until(event: asyncio.Event, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout_s)
+
+
+def _trickled(send: Send, pause_s: float, piece: int, gone: asyncio.Event) -> Send:
+    """``send`` with each body cut in pieces of ``piece`` bytes and a pause before every piece after the
+    first: the headers leave at once, and every read the client makes is answered well within its timeout.
+    Stops when the client has left."""
+
+    async def trickle(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        content: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        for start in range(0, len(content), piece):
+            if start:
+                await _until(gone, pause_s)
+            if gone.is_set():
+                return
+            last = start + piece >= len(content)
+            await send({"type": "http.response.body", "body": content[start:start + piece],
+                        "more_body": more or not last})
+        if not content:
+            await send(message)
+
+    return trickle
+
+
+def _drop_connection(receive: Receive) -> None:
+    """Closes the connection a request came in on, without an answer: what a client sees of a source that
+    goes down mid-call. ASGI has no message for it; uvicorn's ``receive`` belongs to the request cycle that
+    holds the transport. Under a server without one, raising ends the exchange the server's own way."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if not isinstance(transport, asyncio.BaseTransport):
+        raise ConnectionAbortedError("the demo was told to drop this connection")
+    transport.close()
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -1,48 +1,67 @@
-"""The ASGI application: ``/graphql`` (GraphiQL on GET from a browser), ``/health``."""
+"""The ASGI application: ``/graphql`` (GraphiQL on GET from a browser), ``/health``, ``/ready``, ``/metrics``."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import orjson
 import strawberry
 from cross_web import AsyncHTTPRequestAdapter
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from graph import dashboard, graphiql
 from graph.authn import Authenticator, AuthError, auth_settings
 from graph.authz import check_anonymous_scopes
 from graph.cache import store_for
 from graph.caller import ANONYMOUS, Caller, processing_of
-from graph.config import ConfigError, GatewayConfig
+from graph.config import (
+    ConfigError,
+    GatewayConfig,
+    declare_gateway_keys,
+    declare_gateway_table,
+    validate,
+)
 from graph.context import Context
+from graph.graphql_http import GraphQLOverHTTP
 from graph.http_guards import http_middleware
 from graph.limits import Limits
 from graph.logboek import ProcessingLog, operation_name
+from graph.metrics import Metrics, StateCollector, outcome_of, state_readings
+from graph.notifications import Notifications
+from graph.oplog import log_operation, safe_name
 from graph.purpose import Register, register_for
+from graph.readiness import Readiness
+from graph.response_cache import ResponseCache, response_cache_settings
 from graph.source import Sources
 
 log = logging.getLogger(__name__)
 
 CALLER = "gemeentegraaf.caller"  # where __call__ leaves the authenticated caller in the ASGI scope's state
-IDE_HEADERS = "React.useState(parameters.headers)"  # where Strawberry's GraphiQL page takes its initial headers
+
+# [gateway] keys read here or by the modules this factory wires in (graph.config.validate checks them)
+declare_gateway_keys(graphiql_headers="table", ready_timeout_s="number", hsts="bool", verwerkingsactiviteiten="str")
+declare_gateway_table("response_cache", None, response_cache_settings)  # it checks its own keys
 
 
-class GraphQLEndpoint(GraphQL[Context, None]):
+class GraphQLEndpoint(GraphQLOverHTTP, GraphQL[Context, None]):
     """Strawberry's ASGI view with a per-request ``Context`` and orjson encoding (about 12x json)."""
 
     authenticator: Authenticator | None = None  # set by create_app; without one every operation is refused
     graphiql_headers: Mapping[str, str] = {}  # what GraphiQL's headers pane opens with (the demo only)
+    responses: ResponseCache | None = None  # set by create_app
+    metrics: Metrics | None = None  # set by create_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The bearer token is checked before Strawberry reads the operation, so a refused request is a real
@@ -65,17 +84,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return scope["type"] == "http" and self.should_render_graphql_ide(self.request_adapter_class(Request(scope)))
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        """GraphiQL, its headers pane filled with ``graphiql_headers`` when the configuration sets them."""
-        page = self.graphql_ide_html
-        if not self.graphiql_headers:
-            return HTMLResponse(page)
-        if IDE_HEADERS not in page:
-            log.warning("this Strawberry's GraphiQL page has no place for initial headers; served without them")
-            return HTMLResponse(page)
-        text = orjson.dumps(dict(self.graphiql_headers), option=orjson.OPT_INDENT_2).decode()
-        literal = orjson.dumps(text).decode().replace("</", "<\\/")  # a JS string that cannot end the <script>
-        filled = page.replace(IDE_HEADERS, f"React.useState(parameters.headers || {literal})")
-        return HTMLResponse(filled, headers={"Cache-Control": "no-store"})
+        """The gateway's own GraphiQL page (``graph.graphiql``: no CDN), its headers pane filled with
+        ``graphiql_headers`` when the configuration sets them."""
+        return graphiql.page(request, self.graphiql_headers)
 
     def __init__(self, schema: strawberry.Schema, sources: Sources, logboek: ProcessingLog | None = None) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
@@ -96,9 +107,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         found = request.scope.get("state", {}).get(CALLER) if request is not None else None
         return found if isinstance(found, Caller) else ANONYMOUS
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
     async def execute_single(
         self,
         request: Request,
@@ -108,13 +116,39 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Each operation's processing records are written before its answer goes out (``graph.logboek``)."""
-        run = super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        """Each operation's processing records are written before its answer goes out (``graph.logboek``);
+        dashboard operations may be answered from the response cache (``graph.response_cache``)."""
+        execute = super().execute_single
         name = operation_name(request_data.operation_name, request_data.query)
+
+        async def run(ctx: Context) -> ExecutionResult:
+            try:
+                operation = execute(request, request_adapter, sub_response, ctx, root_value, request_data)
+                return await self.logboek.around(ctx, name, operation)
+            finally:
+                ctx.close()  # answered, failed or abandoned: no source call of this operation goes on
+
+        async def context_for(renewed: Request) -> Context:
+            return await self.get_context(renewed, sub_response)
+
+        started = time.perf_counter()
+        result: ExecutionResult | None = None
         try:
-            return await self.logboek.around(context, name, run)
+            if self.responses is None:
+                result = await run(context)
+            else:
+                result = await self.responses.answer(request, sub_response, context, request_data, run, context_for)
+            return result
         finally:
-            context.close()  # answered, failed or abandoned: no source call of this request goes on
+            context.close()
+            seconds = time.perf_counter() - started
+            log_operation(context, name, result, seconds)  # graph.oplog: one JSON line, no query, no values
+            if self.metrics is not None:
+                self.metrics.observe_operation(safe_name(name), outcome_of(result) if result else "error", seconds)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response: Response = super().create_response(response_data, sub_response)
+        return response if self.responses is None else self.responses.respond(response, response_data, sub_response)
 
 
 def create_app(
@@ -124,24 +158,36 @@ def create_app(
     authenticator: Authenticator | None = None,
 ) -> Starlette:
     """The gateway; a ``ConfigError`` when the configuration cannot be served (no ``[gateway.auth]``, say)."""
-    settings = authenticator.settings if authenticator is not None else auth_settings(config)  # before any client
-    check_anonymous_scopes(settings.anonymous_scopes)  # personal scopes never go to anonymous callers
-    ide_headers = _graphiql_headers(config.options.get("graphiql_headers", {}))
-    cache = store_for(config)  # [gateway.cache]; opens no connection yet, so a later ConfigError leaks nothing
     if schema is None:
         from schema.root import schema as default_schema
 
         schema = default_schema
-    pool = sources or Sources.from_config(config.sources, store=cache)
+    # every module that declares keys or sources is imported by now: all problems at once, one line each
+    validate(config, skip=("auth",) if authenticator is not None else ())
+    settings = authenticator.settings if authenticator is not None else auth_settings(config)  # before any client
+    check_anonymous_scopes(settings.anonymous_scopes)  # personal scopes never go to anonymous callers
+    ide_headers = _graphiql_headers(config.options.get("graphiql_headers", {}))
+    cache = store_for(config)  # [gateway.cache]; opens no connection yet, so a later ConfigError leaks nothing
+    responses = ResponseCache.from_config(config, cache, schema._schema)  # [gateway.response_cache]
+    metrics = Metrics()  # graph.metrics: this app's own registry, at /metrics
+    pool = sources or Sources.from_config(config.sources, store=cache, metrics=metrics)
+    metrics.watch(StateCollector(functools.partial(state_readings, pool, cache)))
+    readiness = Readiness(pool, cache, timeout_s=float(config.options.get("ready_timeout_s", 2.0)))
     authn = authenticator or Authenticator(settings)
+    notifications = Notifications.from_config(config, pool, cache)  # [gateway.notifications]; None when off
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if notifications is not None:
+            notifications.start()  # in the background: the Notificaties API calls back while we subscribe
         try:
             yield
         finally:
+            if notifications is not None:
+                await notifications.aclose()
             await pool.aclose()
             await authn.aclose()
+            await responses.aclose()
             await cache.aclose()
 
     async def health(request: Request) -> Response:
@@ -157,18 +203,35 @@ def create_app(
     graphql.register = register_for(config)
     graphql.authenticator = authn
     graphql.graphiql_headers = ide_headers
+    graphql.responses = responses
+    graphql.metrics = metrics
     limits = Limits.from_options(config.options)
     if not limits.graphiql:
         graphql.graphql_ide = None  # Strawberry answers the page's GET with 404
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/health", health),  # the process answers
+        Route("/ready", readiness.endpoint),  # and can serve: every source reachable (graph.readiness)
+        Route("/metrics", metrics.endpoint),  # Prometheus text format (graph.metrics)
+    ]
+    routes += dashboard.routes("/graphql", ide_headers)  # graph.dashboard: charts polling the graph, no data of its own
+    if limits.graphiql:
+        routes.append(graphiql.assets_mount())  # the page's scripts and styles, served here rather than by a CDN
+    if notifications is not None:
+        routes += notifications.routes()  # the callback (graph.notifications)
     app = Starlette(
-        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/health", health)],
+        routes=routes,
         lifespan=lifespan,
         middleware=http_middleware(limits, config.options),
     )
     app.state.sources = pool
     app.state.authenticator = authn
+    app.state.notifications = notifications
     app.state.cache = cache  # the one store of this app, shared by every source's cached calls (graph.cache)
     app.state.limits = limits  # graph.limits and graph.budget read the request's limits here
+    app.state.responses = responses  # graph.response_cache: whole answers of dashboard operations
+    app.state.metrics = metrics
+    app.state.readiness = readiness
     return app
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 import httpx
 import jwt
 
-from graph.config import ConfigError, SourceConfig
+from graph.config import ConfigError, SourceConfig, declare_auth
 from graph.oauth import ClientCredentials
 
 USER_EXTENSION = "gemeentegraaf.user"
@@ -138,6 +138,20 @@ SCHEMES: dict[str, Callable[[SourceConfig], httpx.Auth | None]] = {
         c.name, _required(c, "token_url"), _required(c, "client_id"), _required(c, "client_secret"), c.option("scope")
     ),
 }
+
+
+SCHEME_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (required, optional), for validation
+    "none": ((), ()),
+    "zgw-jwt": (("client_id", "secret"), ()),
+    "api-key": (("key",), ("header",)),
+    "bearer": (("token",), ()),
+    "token": (("token",), ()),
+    "cookie": (("cookie", "token"), ()),
+    "caller-session": (("cookie",), ()),
+    "oauth2-client-credentials": (("token_url", "client_id", "client_secret"), ("scope",)),
+}
+for _scheme, (_required_keys, _optional_keys) in SCHEME_KEYS.items():
+    declare_auth(_scheme, _required_keys, _optional_keys)
 
 
 def auth_for(config: SourceConfig) -> httpx.Auth | None:

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse
 
 from graph import __version__
 from graph.caller import ANONYMOUS, Caller, citizen_bsn
-from graph.config import ConfigError, GatewayConfig
+from graph.config import ConfigError, GatewayConfig, declare_gateway_table
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,9 @@ def auth_settings(config: GatewayConfig) -> AuthSettings:
         anonymous_scopes=frozenset(_strings(table.get("anonymous_scopes", []), "anonymous_scopes")),
         **numbers,
     )
+
+
+declare_gateway_table("auth", (f.name for f in dataclasses.fields(AuthSettings)), auth_settings)
 
 
 def _flag(value: Any, key: str) -> bool:
@@ -205,6 +208,9 @@ class Jwks:
 
     async def key(self, kid: str | None, algorithm: str) -> jwt.PyJWK:
         """The key that signed a token; an unknown ``kid`` re-reads the JWKS unless that was done very lately."""
+        if self._lock.locked():  # a read is under way (a cold start, a rotation): wait for its keys, don't refuse
+            async with self._lock:
+                pass
         now = self.clock()
         stale = self._loaded_at is None or now - self._loaded_at >= self.settings.jwks_max_age_s
         if stale and self._may_fetch(now):

@@ -132,6 +132,14 @@ class Requires(FieldExtension):
         return await result if inspect.isawaitable(result) else result
 
 
+def needs_personal_scope(field: StrawberryField | None) -> bool:
+    """Whether a field's guard asks for a personal scope or is ``me``'s: its answer is someone's data (the
+    response cache keeps no operation that reaches one). A field that is not Strawberry's counts as one."""
+    if field is None:
+        return True
+    return any(isinstance(e, Requires) and (e.personal or e.me) for e in field.extensions)
+
+
 def requires(*scopes: str, citizen: bool = False) -> list[FieldExtension]:
     """The ``extensions`` of a guarded field; ``citizen=True`` lets a citizen through (their own data only)."""
     return [Requires(scopes, citizen, me=False)]

@@ -1,9 +1,11 @@
-"""Per-request budgets: at most ``max_calls`` upstream calls, and none after the request's deadline.
+"""Per-request budgets: at most ``max_calls`` upstream calls, and none after the request's deadline
+(``deadline_s``, 10 s by default).
 
 The cost estimate (``graph.limits``) refuses costly queries before they start; this stage is what holds when
 an estimate was wrong: it counts each call a GraphQL request makes and refuses the ones beyond the budget,
-and stops calls still running at the deadline (their fields answer ``BUDGET_EXCEEDED``, the rest of the
-answer stays). A call made outside any request (a product's OpenAPI document) is not counted.
+and cancels calls still running at the deadline, whatever their source's own time limits (their fields
+answer ``BUDGET_EXCEEDED``, the rest of the answer stays; ``tests/gateway/test_fault_matrix.py``). A call made
+outside any request is not counted and has only its source's limits.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from graph.config import ConfigError, GatewayConfig
+from graph.config import ConfigError, GatewayConfig, declare_gateway_table
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,17 @@ class Store(Protocol):
         """The value, or None when absent, expired or the backend cannot be reached."""
         ...
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        """``get`` of several keys in one round trip (an entry and the tombstones that may supersede it)."""
+        ...
+
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         """Keep ``value`` for ``ttl_s`` seconds (dropped silently when the backend cannot be reached)."""
+        ...
+
+    async def add(self, key: str, value: bytes, ttl_s: float) -> bool:
+        """``set`` only if ``key`` holds nothing; True when this call set it, so replicas can share a lock.
+        True also while the backend cannot be reached: a lock then holds only in process, as without a store."""
         ...
 
     async def delete(self, *keys: str) -> None: ...
@@ -82,6 +91,9 @@ class MemoryStore:
         entry = self._entries.get(key)
         return None if entry is None else entry.value
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]  # in order: later keys become the more recently used
+
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         size = len(key.encode()) + len(value)
         if ttl_s <= 0 or size > self.max_bytes:  # cachetools would refuse it; the old value must go all the same
@@ -90,6 +102,12 @@ class MemoryStore:
         self._entries[key] = _Entry(value, self._clock() + ttl_s, size)  # evicts by bytes itself
         while len(self._entries) > self.max_entries:
             self._entries.popitem()  # least recently used
+
+    async def add(self, key: str, value: bytes, ttl_s: float) -> bool:
+        if key in self._entries:  # an expired entry counts as absent
+            return False
+        await self.set(key, value, ttl_s)
+        return True
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
@@ -170,6 +188,19 @@ class RedisStore:
             return None
         return found if isinstance(found, bytes) else None
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        if self._down or not keys:
+            return [None] * len(keys)
+        try:
+            found = await self._client.mget([self.prefix + k for k in keys])
+        except _UNREACHABLE as exc:
+            await self._lost(exc)
+            return [None] * len(keys)
+        except redis.RedisError as exc:
+            log.warning("cache: redis refused MGET: %s", exc)
+            return [None] * len(keys)
+        return [v if isinstance(v, bytes) else None for v in found]
+
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if self._down:
             return
@@ -182,6 +213,17 @@ class RedisStore:
             await self._lost(exc)
         except redis.RedisError as exc:  # out of memory under ``maxmemory-policy noeviction``, say
             log.warning("cache: redis refused SET: %s", exc)
+
+    async def add(self, key: str, value: bytes, ttl_s: float) -> bool:
+        if self._down:
+            return True
+        try:  # SET NX PX: atomic on the server, so one replica of many wins
+            return bool(await self._client.set(self.prefix + key, value, px=max(1, round(ttl_s * 1000)), nx=True))
+        except _UNREACHABLE as exc:
+            await self._lost(exc)
+        except redis.RedisError as exc:
+            log.warning("cache: redis refused SET NX: %s", exc)
+        return True
 
     async def delete(self, *keys: str) -> None:
         if self._down or not keys:
@@ -291,6 +333,9 @@ def cache_settings(config: GatewayConfig, environ: Mapping[str, str] | None = No
         if isinstance(value, (bool, float)) or sizes[key] < 1:
             raise ConfigError(f"[gateway.cache] {key} must be a whole number >= 1")
     return CacheSettings(backend, url, **sizes)
+
+
+declare_gateway_table("cache", _KEYS, cache_settings)
 
 
 def store_for(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Store:

@@ -4,29 +4,53 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 import typer
 import uvicorn
+from starlette.applications import Starlette
 
 from demo.issuer import DEMO_PURPOSE, IssuerSimulator
-from demo.runner import Municipal, announced
+from demo.runner import Municipal, announced, unique_simulators, with_port
 from demo.runner import serve as serve_world
 from demo.simulator import load_config
 from demo.zgw_profile import PROFILES
 from graph.app import create_app
 from graph.caller import PURPOSE_HEADER
-from graph.config import ConfigError, from_mapping, load
+from graph.config import ConfigError, GatewayConfig, from_mapping, load
+from graph.oplog import JsonLines
 from schema.root import schema
 
 
-def _logging() -> None:
+def _logging(form: str = "text") -> None:
     """INFO for the gateway's own records; httpx logs every URL it fetches, and a URL can hold a BSN (Open
     Klant filters by it), so the HTTP client libraries only speak up on warnings."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if form not in ("json", "text"):
+        raise typer.BadParameter("must be json or text", param_hint="--log-format")
+    handler = logging.StreamHandler()
+    if form == "json":
+        handler.setFormatter(JsonLines())  # graph.oplog: one object per line, structured fields included
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])  # a no-op when logging is set up already
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _refuse(config: Path | str, exc: ConfigError) -> NoReturn:
+    """Every problem on a line of its own, naming the file, and exit 2: no traceback for a configuration."""
+    for problem in exc.problems or [str(exc)]:
+        typer.echo(f"{config}: {problem}", err=True)
+    raise typer.Exit(2)
+
+
+CONFIG_FILE = typer.Option(
+    ..., "--config", "-c", exists=True, dir_okay=False,
+    help="TOML file with \\[gateway] and \\[sources.<name>] tables.",  # \\[: rich would take [..] for markup
+)
 
 
 app = typer.Typer(
@@ -46,22 +70,56 @@ ZGW_PROFILE = typer.Option(
 
 @app.command()
 def serve(
-    config: Path = typer.Option(
-        ..., "--config", "-c", exists=True, dir_okay=False, help="TOML file with [gateway] and [sources.<name>] tables."
-    ),
-    host: str | None = typer.Option(None, help="Overrides [gateway] host."),
-    port: int | None = typer.Option(None, help="Overrides [gateway] port."),
+    config: Path = CONFIG_FILE,
+    host: str | None = typer.Option(None, help="Overrides \\[gateway] host."),
+    port: int | None = typer.Option(None, help="Overrides \\[gateway] port."),
+    log_format: str = typer.Option("json", "--log-format", help="json: one JSON object per line (for log "
+                                   "collectors); text: for people."),
 ) -> None:
     """Run the gateway over the sources named in a configuration file."""
-    _logging()
+    _logging(log_format)
     try:
         settings = load(config)
         gateway = create_app(settings)
     except ConfigError as exc:
-        typer.echo(f"{config}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(config, exc)
     # no access log: a GET query string can hold a BSN, and logs must not collect personal data
     uvicorn.run(gateway, host=host or settings.host, port=port or settings.port, log_level="info", access_log=False)
+
+
+@app.command()
+def check(config: Path = CONFIG_FILE) -> None:
+    """Check a configuration file, then ask every source once (its base URL, without credentials): one line
+    per problem and per source; exit 1 when a source cannot be reached, 2 when the file has problems."""
+    _logging("text")
+    try:
+        gateway = create_app(load(config))
+    except ConfigError as exc:
+        _refuse(config, exc)
+    typer.echo(f"{config}: configuration is valid")
+    body = asyncio.run(_probe(gateway))
+    failed = 0
+    for name, result in sorted(body["sources"].items()):
+        if result["ready"]:
+            typer.echo(f"  {name:<20} reachable ({result['ms']} ms)")
+        else:
+            failed += 1
+            typer.echo(f"  {name:<20} NOT reachable: {result['reason']}")
+    if "cache" in body:
+        typer.echo(f"  {'cache (redis)':<20} {'reachable' if body['cache']['ready'] else 'NOT reachable'}")
+        failed += not body["cache"]["ready"]
+    if failed:
+        raise typer.Exit(1)
+
+
+async def _probe(gateway: Starlette) -> dict[str, Any]:
+    """One round of the readiness probe (``graph.readiness``), then the app's clients closed."""
+    try:
+        body: dict[str, Any] = (await gateway.state.readiness.check())[1]
+        return body
+    finally:
+        await gateway.state.sources.aclose()
+        await gateway.state.cache.aclose()
 
 
 @app.command()
@@ -79,34 +137,63 @@ def demo(
     scale: float = typer.Option(1.0, help="Size of the municipality."),
     seed: int = typer.Option(1, help="Seed of the generated data."),
     zgw_profile: str | None = ZGW_PROFILE,
+    port: int | None = typer.Option(None, help="The gateway's port. Default: \\[gateway] port (8000)."),
 ) -> None:
-    """Run the demo municipality's sources and the gateway on :8000 (GraphiQL at /graphql)."""
+    """Run the demo municipality's sources and the gateway (GraphiQL at /graphql). GEMEENTEGRAAF_* variables
+    override the demo's configuration as they do for `serve`."""
     _logging()
-    asyncio.run(_demo(_world(seed, scale, zgw_profile)))
+    world = _world(seed, scale, zgw_profile)
+    try:
+        settings = _demo_settings(world, port)
+    except ConfigError as exc:
+        _refuse("demo/gemeentegraaf.toml", exc)
+    asyncio.run(_demo(world, settings))
 
 
 def _world(seed: int, scale: float, zgw_profile: str | None) -> Municipal:
     if zgw_profile is not None and zgw_profile not in PROFILES:
         raise typer.BadParameter(f"must be one of {', '.join(PROFILES)}", param_hint="--zgw-profile")
+    typer.echo(f"Generating the demo municipality (seed {seed}, scale {scale}: about {round(2000 * scale):,} "
+               "persons) …")
     return announced(seed, scale, zgw_profile)
 
 
 DEMO_TOKEN_S = 7 * 86400  # as long as anyone runs a demo; the issuer's keys die with the process anyway
 
 
-async def _demo(world: Municipal) -> None:
+def _demo_settings(world: Municipal, port: int | None) -> GatewayConfig:
+    """The demo's configuration with the environment's overrides and ``--port``; the Notificaties simulator
+    calls the gateway back, so a gateway on another port moves the callback URL along."""
     issuer = world.simulators["issuer"]
     assert isinstance(issuer, IssuerSimulator)
     # GraphiQL opens ready to query: a demo employee's token and the demo purpose, set here at run time only
-    world.config["gateway"]["graphiql_headers"] = {
+    gateway = world.config["gateway"]
+    gateway["graphiql_headers"] = {
         "Authorization": f"Bearer {issuer.mint(lifetime_s=DEMO_TOKEN_S)}", PURPOSE_HEADER: DEMO_PURPOSE}
-    settings = from_mapping(world.config)
-    gateway = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-    )
-    print(f"\n  GraphiQL: http://{settings.host}:{settings.port}/graphql (opens with a demo employee's token)"
-          "\n  Other tokens: gemeentegraaf token --help\n")
-    await asyncio.gather(serve_world(world), gateway.serve())
+    settings = from_mapping(world.config, os.environ)
+    chosen = port or settings.port
+    notifications = gateway.get("notifications")
+    if isinstance(notifications, dict) and isinstance(notifications.get("callback_url"), str):
+        notifications["callback_url"] = with_port(notifications["callback_url"], chosen)
+    gateway["port"] = chosen
+    return from_mapping(world.config, {k: v for k, v in os.environ.items() if k != "GEMEENTEGRAAF_GATEWAY_PORT"})
+
+
+async def _demo(world: Municipal, settings: GatewayConfig) -> None:
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        _refuse("demo/gemeentegraaf.toml", exc)
+    gateway = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    typer.echo(f"Starting {len(unique_simulators(world))} simulated sources and the gateway …")
+    running = asyncio.gather(serve_world(world), gateway.serve())
+    # uvicorn.Server has no start event, only its started flag
+    while not running.done() and not (gateway.started and all(s.started for s in world.servers)):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    if gateway.started:
+        typer.echo(f"Sources and gateway are up.\n\n  GraphiQL: http://{settings.host}:{settings.port}/graphql "
+                   "(opens with a demo employee's token)\n  Other tokens: gemeentegraaf token --help\n")
+    await running
 
 
 @app.command()

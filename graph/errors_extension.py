@@ -32,6 +32,9 @@ def shape(error: GraphQLError) -> GraphQLError:
         return GraphQLError(
             original.message, error.nodes, error.source, error.positions, error.path, None, original.as_extensions()
         )
+    if isinstance(original, GraphQLError) and error.path is None and error.message.startswith("Variable '$"):
+        original = None  # graphql-core refusing a variable's value: its message names the variable, a client error
+        error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
     if original is None:
         code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
         return GraphQLError(
@@ -55,6 +58,21 @@ def shape(error: GraphQLError) -> GraphQLError:
     )
 
 
+def code_of(error: GraphQLError) -> str:
+    """The code the client will see (errors reach ``process_errors`` before ``ShapeErrors`` shapes them)."""
+    given = (error.extensions or {}).get("code")
+    if given:
+        return str(given)
+    original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    if isinstance(original, GatewayError):
+        return original.code
+    if original is None or isinstance(original, GraphQLError):
+        return "BAD_USER_INPUT" if error.message.startswith("Variable '$") else "GRAPHQL_VALIDATION_FAILED"
+    return "INTERNAL_SERVER_ERROR"
+
+
 class ShapeErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
@@ -69,5 +87,4 @@ class GatewaySchema(strawberry.Schema):
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
-            code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
-            log.info("graphql error %s at %s", code, error.path)
+            log.info("graphql error %s at %s", code_of(error), error.path)

@@ -40,7 +40,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
 from graph import __version__
-from graph.config import ConfigError, GatewayConfig, SourceConfig
+from graph.config import ConfigError, GatewayConfig, SourceConfig, declare_gateway_table
 from graph.errors import SourceError
 from graph.outbound import activity_of, caller_of, processing_of
 
@@ -179,6 +179,9 @@ def options_of(config: GatewayConfig) -> dict[str, Any]:
         raise ConfigError("[gateway.logboek] must be a table")
     flat = {k[len("logboek_") :]: v for k, v in config.options.items() if k.startswith("logboek_")}
     return {**table, **flat}
+
+
+declare_gateway_table("logboek", ("sink", "path", "subject_key"), lambda config: ProcessingLog.from_config(config))
 
 
 # -- writing, at the end of the request -------------------------------------------------------------------

@@ -1,12 +1,18 @@
 """Resilience per source, as stages of ``Source.send``: a slow or failing source costs its own fields, not
 the whole gateway's time.
 
+Every call is bounded in time twice by ``Source._http``: httpx's ``timeout_s`` (``connect_timeout_s`` for
+connecting) for each wait, and ``total_timeout_s`` (``call_time_limits``) for the whole call, connecting,
+sending and reading the body, so a source that trickles bytes inside every read timeout still fails with
+``UPSTREAM_TIMEOUT``. Above that, the request's deadline (``graph.budget``) cuts whatever still runs.
+
 Four stage kinds, each with one job, in this order (outermost first; ``graph.source.default_stages`` puts
 them after the cache, so an answer from the cache never touches them):
 
 - ``size_limit`` (``LimitResponseSize``): an answer over ``max_response_bytes`` is refused as
-  ``UPSTREAM_BAD_RESPONSE``. The body is counted once ``Source._http`` has read it (whole): it bounds what
-  the gateway parses and keeps, not what it downloads.
+  ``UPSTREAM_BAD_RESPONSE``. ``Source._http`` applies the chosen stage's limit while it reads: a declared
+  length over it is refused unread, and reading stops at the first byte over it, so a runaway answer is
+  neither downloaded nor kept whole.
 - ``retry`` (``Retry``): an idempotent call that drew no answer (``UPSTREAM_UNAVAILABLE``), a 502/503/504 or
   a 429 is asked again after a jittered exponential backoff, or after the source's ``Retry-After`` (in
   seconds, up to a cap), but never when the wait would pass the request's deadline (``graph.budget``). A
@@ -21,6 +27,8 @@ them after the cache, so an answer from the cache never touches them):
 Configuration, per ``[sources.<name>]`` (defaults shown)::
 
     stages = ["size_limit", "retry", "breaker", "bulkhead"]  # which kinds run; their order is fixed
+    total_timeout_s = 20       # the whole call; by default twice timeout_s (a full read wait, then as long again)
+    connect_timeout_s = 10     # by default timeout_s
     max_response_bytes = 20000000
     retries = 2                # attempts after the first one
     retry_backoff_s = 0.2      # first backoff; doubles per attempt, half of it random
@@ -40,7 +48,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from graph.budget import CALL_BUDGET
 from graph.calls import Next, SourceCall, SourceResponse, Stage
-from graph.config import ConfigError, SourceConfig
+from graph.config import ConfigError, SourceConfig, declare_source_check, declare_source_keys
 from graph.errors import SourceError
 
 log = logging.getLogger("gemeentegraaf.resilience")
@@ -49,6 +57,14 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 FAILURE_CODES = frozenset({"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT", "UPSTREAM_ERROR"})  # the source is unwell
 
 
+def call_time_limits(config: SourceConfig) -> tuple[float, float]:
+    """(``connect_timeout_s``, ``total_timeout_s``) of a source. The total is by default twice ``timeout_s``,
+    so an answer whose first byte comes late but whose body then streams steadily still fits."""
+    connect = config.number("connect_timeout_s", config.timeout_s)
+    total = config.number("total_timeout_s", 2 * config.timeout_s)
+    if connect <= 0 or total <= 0:
+        raise ConfigError(f"[sources.{config.name}] connect_timeout_s and total_timeout_s must be more than 0")
+    return connect, total
 
 
 class CircuitOpen(SourceError):
@@ -63,7 +79,8 @@ class CircuitOpen(SourceError):
 
 class LimitResponseSize:
     """Refuses an answer larger than ``max_bytes``, so one runaway answer cannot fill the gateway's memory
-    while it is parsed and kept."""
+    while it is parsed and kept. ``Source._http`` stops reading at this limit; the check here holds for an
+    answer that a stage further in made without reading a source."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -272,6 +289,14 @@ def chosen_kinds(config: SourceConfig) -> list[str]:
     if unknown:
         raise ConfigError(f"[sources.{config.name}] unknown stages {unknown}; any of {list(STAGE_KINDS)}")
     return names
+
+
+declare_source_keys(
+    connect_timeout_s="number", total_timeout_s="number", max_response_bytes="int", retries="int",
+    retry_backoff_s="number", retry_after_max_s="number", breaker_failures="int", breaker_open_s="number",
+    queue_timeout_s="number", stages="strings",
+)
+declare_source_check(chosen_kinds)
 
 
 def resilience_stages(config: SourceConfig) -> list[Stage]:

@@ -1,7 +1,9 @@
 """Security headers on every response, as the NL API Design Rules ask (transport security module).
 
-API answers must never be cached by intermediaries nor framed; GraphiQL's HTML page gets its own
-Content-Security-Policy that lets it load its scripts and styles from unpkg.com, and nothing else.
+API answers are never framed, and never kept by intermediaries: ``no-store``, unless the app marked one
+``private`` (the response cache's dashboard answers, which only the client may keep); GraphiQL's HTML page gets its own
+Content-Security-Policy: scripts, styles and data from the gateway itself only (graph.graphiql serves them),
+no inline script, and nothing from any other host.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_CSP = b"frame-ancestors 'none'"
 GRAPHIQL_CSP = (
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
-    b"style-src 'self' 'unsafe-inline' https://unpkg.com; font-src 'self' data: https://unpkg.com; "
-    b"img-src 'self' data: https://unpkg.com; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    b"default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self' data:; img-src 'self' data:; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+# the dashboard (graph.dashboard) sets this itself: like GraphiQL's, without fonts, and it only reads the graph
+DASHBOARD_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 HSTS = b"max-age=31536000; includeSubDomains"
 
@@ -34,8 +40,10 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
                 html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
+                if any(n.lower() == b"content-type" and b"json" in v for n, v in headers):  # an API answer
+                    headers = [(n, v) for n, v in headers if n.lower() != b"cache-control" or _client_only(v)]
+                present = {name.lower() for name, _ in headers}
                 wanted = [
                     (b"cache-control", b"no-store"),
                     (b"x-content-type-options", b"nosniff"),
@@ -48,3 +56,9 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _client_only(cache_control: bytes) -> bool:
+    """Whether a ``Cache-Control`` keeps the answer from every shared cache."""
+    directives = {d.strip().partition(b"=")[0].lower() for d in cache_control.split(b",")}
+    return bool(directives & {b"private", b"no-store"})

@@ -29,11 +29,13 @@ from graph.budget import CALL_BUDGET
 from graph.cache import RedisStore, Store
 from graph.caching import caching_stages
 from graph.calls import Next, QueryParams, SourceCall, SourceResponse, Stage
-from graph.config import SourceConfig
+from graph.config import SourceConfig, declare_source_check, declare_source_keys
 from graph.errors import SourceError, source_error_for_status
 from graph.logboek import NoteProcessing
+from graph.metrics import CountFailures, Metrics, ObserveCalls, WaitTimer
+from graph.oplog import LogFailures
 from graph.outbound import TellSource, caller_of, user_of
-from graph.resilience import resilience_stages
+from graph.resilience import LimitResponseSize, call_time_limits, resilience_stages
 from graph.shared_rate_limit import SharedRateLimit
 from graph.tls import tls_for
 
@@ -121,29 +123,42 @@ def problem_of(content: bytes) -> tuple[str | None, frozenset[str]]:
     return (kind[:200] if isinstance(kind, str) else None), frozenset(c[:80] for c in codes)
 
 
+declare_source_keys(public_urls="strings", rate_limit_per_s="number")
+# graph.tls reads these for every source; its reader also opens the files, so a wrong path shows at start-up
+declare_source_keys(ca_bundle="str", client_cert="str", client_key="str", client_key_password="str")
+declare_source_check(tls_for)
+
+
 def public_urls(config: SourceConfig) -> list[str]:
     """``public_urls``: the URL prefixes a source writes into its objects besides its configured URL."""
     found = config.option("public_urls", [])
     return [str(u).strip().rstrip("/") for u in (found.split(",") if isinstance(found, str) else found)]
 
 
-def default_stages(config: SourceConfig, store: Store | None = None) -> list[Stage]:
+def default_stages(config: SourceConfig, store: Store | None = None, metrics: Metrics | None = None) -> list[Stage]:
     # NoteProcessing outermost, so it sees every failure as the SourceError RaiseForStatus makes of it, and
     # notes answers from the cache too; CallBudget next, so a request's limits hold whether or not its calls
     # are shared; coalescing and the cache (graph.caching) before the source's concurrency and rate limits,
     # so an answer that needs no call never waits for (or uses up) them; then the chosen resilience stages
     # (graph.resilience: size limit, retry, breaker, bulkhead, inside RaiseForStatus so they see statuses and
-    # Retry-After); TellSource innermost, so each call that really leaves gets its own span id.
-    stages: list[Stage] = [NoteProcessing(config), CALL_BUDGET, *caching_stages(config, store), RaiseForStatus()]
+    # Retry-After); TellSource innermost, so each call that really leaves gets its own span id. With metrics
+    # (graph.metrics), failures are counted and logged (graph.oplog) just inside NoteProcessing, as the client
+    # will see them, and the calls that really leave are timed last of all.
+    stages: list[Stage] = [NoteProcessing(config)]
+    if metrics is not None:
+        stages += [CountFailures(metrics), LogFailures(time.perf_counter)]
+    stages += [CALL_BUDGET, *caching_stages(config, store), RaiseForStatus()]
     stages += resilience_stages(config)
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
         local = RateLimit(int(float(rate) * 0.9))
+        limit: Stage = local
         if isinstance(store, RedisStore):  # replicas sharing a Redis share the limit too
-            stages.append(SharedRateLimit(store, config.name, local.limit, config.timeout_s + 1, local))
-        else:
-            stages.append(local)
+            limit = SharedRateLimit(store, config.name, local.limit, config.timeout_s + 1, local)
+        stages.append(limit if metrics is None else WaitTimer(limit, metrics.rate_limit_wait.labels(config.name)))
     stages.append(TellSource())
+    if metrics is not None:
+        stages.append(ObserveCalls(metrics, config.name))
     return stages
 
 
@@ -156,6 +171,7 @@ class Source:
         stages: Sequence[Stage] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         store: Store | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``store``: where the cache stage keeps answers (``graph.cache``); None keeps nothing between calls."""
         self.config = config
@@ -164,11 +180,17 @@ class Source:
         # Where links to this source may point: its own URL first, then the public URLs it writes into its
         # objects when the gateway reaches it by another (internal) URL.
         self._prefixes = [urlsplit(config.url), *(urlsplit(u) for u in public_urls(config))]
-        self.stages = list(default_stages(config, store) if stages is None else stages)
+        self.stages = list(default_stages(config, store, metrics) if stages is None else stages)
         limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
+        connect_timeout_s, self.total_timeout_s = call_time_limits(config)
+        # the size limit is the size_limit stage's, if chosen: applied here while reading, so a runaway answer
+        # is never downloaded whole
+        self.max_response_bytes = min(
+            (s.max_bytes for s in self.stages if isinstance(s, LimitResponseSize)), default=None
+        )
         self.client = httpx.AsyncClient(
             auth=auth_for(config),
-            timeout=httpx.Timeout(config.timeout_s),
+            timeout=httpx.Timeout(config.timeout_s, connect=connect_timeout_s),
             limits=limits,
             transport=transport,
             verify=tls_for(config),
@@ -256,20 +278,53 @@ class Source:
         caller = caller_of(call.context)
         if caller is not None and caller.token:
             extensions[SESSION_EXTENSION] = caller.token  # a source with per-user sessions gets the caller's
+        request = self.client.build_request(
+            call.method,
+            call.url,
+            params=list(call.params) or None,
+            content=orjson.dumps(call.json) if call.json is not None else None,
+            headers={**({"Content-Type": "application/json"} if call.json is not None else {}), **call.headers},
+            extensions=extensions or None,
+        )
         try:
-            response = await self.client.request(
-                call.method,
-                call.url,
-                params=list(call.params) or None,
-                content=orjson.dumps(call.json) if call.json is not None else None,
-                headers={**({"Content-Type": "application/json"} if call.json is not None else {}), **call.headers},
-                extensions=extensions or None,
-            )
+            # httpx's timeouts bound each wait (connect, each read); this bounds the whole call, so a source
+            # that sends a few bytes just inside every read timeout still ends in time
+            async with asyncio.timeout(self.total_timeout_s):
+                response = await self.client.send(request, stream=True)
+                try:
+                    content = await self._read(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise SourceError("UPSTREAM_TIMEOUT", self.name,
+                              f"Source '{self.name}' did not finish its answer in time.") from None
         except httpx.TimeoutException:
             raise SourceError("UPSTREAM_TIMEOUT", self.name, f"Source '{self.name}' did not answer in time.") from None
         except httpx.HTTPError:
             raise SourceError("UPSTREAM_UNAVAILABLE", self.name, f"Source '{self.name}' cannot be reached.") from None
-        return SourceResponse(response.status_code, response.headers, response.content, self.name)
+        return SourceResponse(response.status_code, response.headers, content, self.name)
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        """The whole body, unless it grows past ``max_response_bytes``: then reading stops there (a declared
+        length over the limit is refused before reading)."""
+        limit = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(response.status_code, int(declared))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise self._too_large(response.status_code, size)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, status: int, size: int) -> SourceError:
+        log.warning("source %s: an answer over its limit of %d bytes (%d seen or declared); not read further",
+                    self.name, self.max_response_bytes or 0, size)
+        return SourceError("UPSTREAM_BAD_RESPONSE", self.name,
+                           f"Source '{self.name}' sent an answer larger than the gateway accepts.", status)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -291,8 +346,10 @@ class Sources:
         self._by_prefix = sorted(self._by_name.values(), key=lambda s: len(s.base_url), reverse=True)
 
     @classmethod
-    def from_config(cls, configs: Mapping[str, SourceConfig], store: Store | None = None) -> Sources:
-        return cls({name: Source(cfg, store=store) for name, cfg in configs.items()})
+    def from_config(
+        cls, configs: Mapping[str, SourceConfig], store: Store | None = None, metrics: Metrics | None = None
+    ) -> Sources:
+        return cls({name: Source(cfg, store=store, metrics=metrics) for name, cfg in configs.items()})
 
     def __getitem__(self, name: str) -> Source:
         try:

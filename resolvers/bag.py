@@ -10,11 +10,13 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from graph.config import declare_source
 from graph.context import Context
 from graph.paging import parse_page
 from graph.tolerant import mapping, rows
 
 BAG = "bag"
+declare_source(BAG)
 HAL = {"Accept": "application/hal+json"}
 OBJECT_TYPES = (
     "verblijfsobject",

@@ -13,11 +13,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graph.authz import no_citizen, own_only
+from graph.config import declare_source
 from graph.context import Context
 from graph.errors import ResultTooLarge, SourceError
 from graph.logboek import processed
 
 BRP = "brp"
+declare_source(BRP)
 BATCH = 20
 MAX_SEARCH_HITS = 10
 TOO_MANY_RESULTS = "tooManyResults"  # the BRP's problem code for a search with more than 10 hits

@@ -26,10 +26,12 @@ from functools import partial
 from typing import Any
 
 from graph.authz import no_citizen, own_only
+from graph.config import declare_source
 from graph.context import Context
 from graph.errors import SourceError
 
 HHB = "huishoudboekje"
+declare_source(HHB)
 MAX_ALIASES = 100  # per upstream document, so one request never sends an unbounded document
 
 

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from graph.authz import no_citizen
+from graph.config import declare_source
 from graph.context import Context
 from graph.errors import unless_absent
 from graph.expand import absorb
@@ -23,6 +24,7 @@ from graph.selection import children
 from graph.tolerant import text, valid_uuid
 
 KLANT = "klantinteracties"
+declare_source(KLANT)
 PAGE_SIZE = 100  # Open Klant's default; sent explicitly so the gateway's window arithmetic always holds
 
 # GraphQL field of Klantcontact -> the expand paths that inline what it needs (parents first: Open Klant

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from graph.authz import no_citizen
+from graph.config import declare_source
 from graph.context import Context
 from graph.errors import BadRequest, SourceError, unless_absent
 from graph.paging import Page, parse_page
@@ -23,6 +24,8 @@ from graph.tolerant import text
 
 OBJECTEN = "objecten"
 OBJECTTYPES = "objecttypes"  # a separate Objecttypes API, when configured; else the Objects API serves them
+declare_source(OBJECTEN)
+declare_source(OBJECTTYPES)
 CRS = {"Accept-Crs": "EPSG:4326"}
 PAGE_SIZE = 100
 OPERATORS = ("exact", "gt", "gte", "lt", "lte", "icontains", "in")

@@ -27,12 +27,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from graph.authz import no_citizen
+from graph.config import declare_source
 from graph.context import Context
 from graph.errors import BadRequest, ResultTooLarge, SourceError, unless_absent
 from graph.paging import Page, parse_page
 from graph.tolerant import integer, mapping, text
 
 SIGNALEN = "signalen"
+declare_source(SIGNALEN, max_page_size="int")  # the scan's page size (scan_page_size)
 LOCAL = ZoneInfo("Europe/Amsterdam")  # Signalen's TIME_ZONE: weeks are counted in local time
 LIST = "/private/signals"
 ORDER_NEWEST = "-id"  # newest first, one term as the OAS allows; unique, so cursors stay stable

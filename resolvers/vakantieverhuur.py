@@ -15,10 +15,12 @@ from functools import partial
 from typing import Any
 
 from graph.authz import own_only
+from graph.config import declare_source
 from graph.context import Context
 from graph.errors import Forbidden, SourceError, unless_absent
 
 LVV = "vakantieverhuur"
+declare_source(LVV)
 MAX_NUMBER_LENGTH = 64
 
 

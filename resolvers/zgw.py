@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
 from graph.authz import no_citizen
+from graph.config import declare_source
 from graph.context import Context
 from graph.errors import Forbidden, ResultTooLarge, SourceError, unless_absent
 from graph.expand import absorb
@@ -33,6 +34,9 @@ from graph.tolerant import mapping, text, valid_uuid
 from resolvers.zgw_forms import FORMS, ZakenForms
 
 ZAKEN, CATALOGI, DOCUMENTEN, BESLUITEN = "zaken", "catalogi", "documenten", "besluiten"
+declare_source(ZAKEN, page_size="int", product="str")  # read by resolvers.zgw_forms
+for _name in (CATALOGI, DOCUMENTEN, BESLUITEN):
+    declare_source(_name)
 CRS = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}  # mandatory on the /zaken operations
 ZOEK_BATCH = 100
 PER_PARENT_PAGES = 5  # pages of one zaak's statussen, besluiten, rollen, ...: more is refused, not truncated

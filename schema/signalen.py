@@ -14,6 +14,7 @@ from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
 from graph.paging import bounds, window
+from graph.response_cache import response_cached
 from graph.selection import selected_paths
 from graph.tolerant import integer, mapping, text
 from resolvers import bag
@@ -266,6 +267,7 @@ class SignalenQuery:
     @strawberry.field(
         description="Counts of meldingen per group, for dashboards; cheap for the source.",
         extensions=requires("signalen:statistiek"),
+        metadata=response_cached(ttl_s=60),  # counts, no person in them: dashboards poll, the source is asked once
     )
     async def meldingen_statistiek(
         self,

@@ -79,20 +79,31 @@ LOGBOEK = Path(tempfile.mkdtemp(prefix="gemeentegraaf-tests-")) / "logboek.jsonl
 PURPOSE = DEMO_PURPOSE
 
 
-def gateway_settings(config: Mapping[str, Any], caching: bool = False) -> GatewayConfig:
+def gateway_settings(
+    config: Mapping[str, Any], caching: bool = False, notify: bool = False, responses: bool = False
+) -> GatewayConfig:
     """A world's configuration as the gateway reads it, its ``[gateway.auth] issuer`` pointed at the port that
     world's issuer really listens on (test worlds move every host to a free port), and its processing log
     written to a temporary file rather than the clone's ``var/``. Caching between requests is off
     (``cache_ttl_s = 0``) unless ``caching``, and so are retries and the circuit breaker unless a source's table
-    sets them, so tests that count calls see every call."""
+    sets them, so tests that count calls see every call. Without ``notify`` the gateway does not subscribe with
+    the Notificaties API (the demo's callback URL names a port no test gateway listens on). Whole answers are
+    kept (``[gateway.response_cache]``) only with ``responses``."""
     from graph.config import from_mapping
 
     gateway = dict(config.get("gateway", {}))
     gateway["logboek"] = {"path": str(LOGBOEK), **gateway.get("logboek", {})}  # a test's own path wins
+    sources = {name: dict(table) for name, table in config.get("sources", {}).items()}
+    if not notify:
+        # the Notificaties API is a source only for the subscription (graph.config.validate: no unused sources)
+        named = gateway.pop("notifications", {}).get("source")
+        if named in sources:
+            sources[named]["demo_only"] = True
+    gateway["response_cache"] = {**gateway.get("response_cache", {}), "enabled": responses}
     # no retries and no breaker unless a test asks: injected faults must reach the test, and a circuit one
     # test opens must not stay open for the next
     sources = {name: {"retries": 0, "breaker_failures": 1_000_000, **table, **({} if caching else {"cache_ttl_s": 0})}
-               for name, table in config.get("sources", {}).items()}
+               for name, table in sources.items()}
     return from_mapping({**config, "gateway": gateway, "sources": sources},
                         {"GEMEENTEGRAAF_AUTH_ISSUER": str(config["sources"]["issuer"]["url"])})
 
@@ -112,13 +123,19 @@ class Gateway:
     ``config`` replaces the world's configuration (a test's own timeouts or sources).
     """
 
-    def __init__(self, world: Municipal, config: Mapping[str, Any] | None = None, caching: bool = False) -> None:
+    def __init__(
+        self,
+        world: Municipal,
+        config: Mapping[str, Any] | None = None,
+        caching: bool = False,
+        responses: bool = False,
+    ) -> None:
         import httpx
 
         from graph.app import create_app
 
         self.world = world
-        self.config = gateway_settings(config if config is not None else world.config, caching)
+        self.config = gateway_settings(config if config is not None else world.config, caching, responses=responses)
         self.app = create_app(self.config)
         self.headers = employee_headers(world)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway",

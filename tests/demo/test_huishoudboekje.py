@@ -30,7 +30,7 @@ def hhb(municipality: Municipality) -> Iterator[Municipal]:
 def client(hhb: Municipal) -> Iterator[httpx.Client]:
     source = hhb.config["sources"]["huishoudboekje"]
     origin = hhb.urls["huishoudboekje"].removesuffix("/graphql")
-    with httpx.Client(base_url=origin, cookies={source["cookie"]: source["token"]}) as c:
+    with httpx.Client(base_url=origin, cookies={source["cookie"]: source["demo_token"]}) as c:
         yield c
 
 
@@ -58,11 +58,11 @@ def request_error(response: httpx.Response) -> str:
 def test_session_cookie_is_required(hhb: Municipal, client: httpx.Client) -> None:
     url, source = hhb.urls["huishoudboekje"], hhb.config["sources"]["huishoudboekje"]
     query = {"query": "{ burger(id: 1) { id } }"}
-    for cookies in ({}, {source["cookie"]: "stolen"}, {"session": source["token"]}):
+    for cookies in ({}, {source["cookie"]: "stolen"}, {"session": source["demo_token"]}):
         response = httpx.post(url, json=query, cookies=cookies)
         assert response.status_code == 401
         assert response.json() == {"message": "Not logged in"}
-    bearer = httpx.post(url, json=query, headers={"Authorization": f"Bearer {source['token']}"})
+    bearer = httpx.post(url, json=query, headers={"Authorization": f"Bearer {source['demo_token']}"})
     assert bearer.status_code == 200
     assert bearer.json()["data"]["burger"]["id"] == 1
     assert client.post("/graphql", json=query).json()["data"]["burger"]["id"] == 1

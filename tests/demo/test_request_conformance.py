@@ -145,7 +145,7 @@ def test_brp_body_the_oas_forbids_is_refused_and_recorded(demo: Municipal) -> No
 def test_huishoudboekje_checks_the_query_against_the_backend_sdl(demo: Municipal) -> None:
     source, url = demo.config["sources"]["huishoudboekje"], demo.urls["huishoudboekje"]
     path = urlsplit(url).path
-    with client_for(demo, "huishoudboekje", cookies={source["cookie"]: source["token"]}) as hhb:
+    with client_for(demo, "huishoudboekje", cookies={source["cookie"]: source["demo_token"]}) as hhb:
         bad = hhb.post(url, json={"query": "{ burgers { id nope } }"})
         assert bad.status_code == 400
         assert set(bad.json()) == {"errors"}  # a request error, as a GraphQL server answers one

@@ -126,6 +126,16 @@ async def test_a_valid_token_of_either_algorithm_is_accepted(client: Client, iss
     assert issuer.counts == {"GET /.well-known/openid-configuration": 1, "GET /jwks": 1}  # discovered, then cached
 
 
+async def test_a_cold_gateway_lets_concurrent_requests_wait_for_its_one_key_read(
+    client: Client, issuer: IssuerSimulator
+) -> None:
+    """A dashboard opening five charts at once on a fresh gateway: every request waits for the one JWKS read."""
+    token = issuer.mint()
+    answers = await asyncio.gather(*(client.ask(token) for _ in range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert issuer.counts == {"GET /.well-known/openid-configuration": 1, "GET /jwks": 1}
+
+
 async def test_no_token_is_refused_without_running_anything(client: Client, demo: Municipal) -> None:
     zgw = demo.simulators["zaken"]
     zgw.reset_counts()

@@ -368,6 +368,28 @@ async def test_statistics_by_status_name_cost_one_call_per_distinct_statustype(z
     assert sorted(c["path"] for c in zgw.calls("catalogi")) == sorted(urlsplit(u).path for u in names)
 
 
+async def test_status_groups_carry_their_zaaktype(zgw: Gateway) -> None:
+    """A status name such as 'Ontvangen' recurs across zaaktypen; each group says which zaaktype it counts."""
+    async with Rest(zgw.world) as rest:
+        zaken = await rest.every(f"{zgw.world.urls['zaken']}/zaken", {"expand": "status"})
+        urls = {z["zaaktype"] for z in zaken} | {z["_expand"]["status"]["statustype"]
+                                                  for z in zaken if z["_expand"].get("status")}
+        names = {url: (await rest.get(url))["omschrijving"] for url in urls}
+    expected = Counter(
+        (names[z["zaaktype"]], names[z["_expand"]["status"]["statustype"]] if z["_expand"].get("status") else None,
+         z["einddatum"] is None) for z in zaken)
+    result = await zgw.query("{ zakenStatistiek(groepeerOp: [STATUS, OPEN]) { totaal groepen "
+                             "{ zaaktype status open aantal } } }")
+    assert "errors" not in result, result.get("errors")
+    groups = result["data"]["zakenStatistiek"]["groepen"]
+    assert Counter({(g["zaaktype"], g["status"], g["open"]): g["aantal"] for g in groups}) == expected
+    assert len(groups) == len(expected)  # no two groups share a zaaktype, status and open
+    zaaktypen_per_status: dict[str | None, set[str]] = {}
+    for zaaktype, status, _ in expected:
+        zaaktypen_per_status.setdefault(status, set()).add(zaaktype)
+    assert any(len(types) > 1 for types in zaaktypen_per_status.values()), "the demo should reuse a status name"
+
+
 async def test_statistics_keep_their_counts_when_catalogi_fails(demo: Municipal) -> None:
     # Catalogi shares the ZGW host with Zaken in the demo, so the simulator cannot fail it alone: a mock
     # transport stands in for a Catalogi that answers 503.
