@@ -44,6 +44,7 @@ class Call:
 class Stack:
     urls: dict[str, str]  # source name -> base URL
     gateway_url: str
+    gateway_pid: int = 0
 
     @property
     def config(self) -> GatewayConfig:
@@ -113,14 +114,15 @@ def running(scale: float, seed: int) -> Iterator[Stack]:
             env["GEMEENTEGRAAF_GATEWAY_LOGBOEK_PATH"] = str(Path(tmp) / "logboek.jsonl")
             gateway_cmd = [sys.executable, "-c", "from graph.cli import app; app()", "serve", "--config",
                            str(CONFIG_FILE), "--host", "127.0.0.1", "--port", str(port)]
-            with _process(gateway_cmd, lambda: _healthy(gateway_url), timeout_s=30, name="gateway", env=env):
-                yield Stack(urls, gateway_url)
+            with _process(gateway_cmd, lambda: _healthy(gateway_url), timeout_s=30, name="gateway", env=env) as pid:
+                yield Stack(urls, gateway_url, pid)
 
 
 @contextlib.contextmanager
 def _process(command: list[str], ready: Any, timeout_s: float, name: str,
-             env: dict[str, str] | None = None) -> Iterator[None]:
-    """Run ``command`` from the repository root until the block ends; ``ready()`` says when it can be used."""
+             env: dict[str, str] | None = None) -> Iterator[int]:
+    """Run ``command`` from the repository root until the block ends; ``ready()`` says when it can be used.
+    Yields the process id."""
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
                                 stderr=stderr)
@@ -130,7 +132,7 @@ def _process(command: list[str], ready: Any, timeout_s: float, name: str,
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the {name} did not start:\n{_tail(stderr)}")
                 time.sleep(0.1)
-            yield
+            yield proc.pid
         finally:
             proc.terminate()
             try:

@@ -35,7 +35,7 @@ from graph.logboek import NoteProcessing
 from graph.metrics import CountFailures, Metrics, ObserveCalls, WaitTimer
 from graph.oplog import LogFailures
 from graph.outbound import TellSource, caller_of, user_of
-from graph.resilience import LimitResponseSize, call_time_limits, resilience_stages
+from graph.resilience import LimitConcurrency, LimitResponseSize, call_time_limits, resilience_stages
 from graph.shared_rate_limit import SharedRateLimit
 from graph.tls import tls_for
 
@@ -148,14 +148,20 @@ def default_stages(config: SourceConfig, store: Store | None = None, metrics: Me
     if metrics is not None:
         stages += [CountFailures(metrics), LogFailures(time.perf_counter)]
     stages += [CALL_BUDGET, *caching_stages(config, store), RaiseForStatus()]
-    stages += resilience_stages(config)
+    chosen = resilience_stages(config)
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
         local = RateLimit(int(float(rate) * 0.9))
         limit: Stage = local
         if isinstance(store, RedisStore):  # replicas sharing a Redis share the limit too
             limit = SharedRateLimit(store, config.name, local.limit, config.timeout_s + 1, local)
-        stages.append(limit if metrics is None else WaitTimer(limit, metrics.rate_limit_wait.labels(config.name)))
+        if metrics is not None:
+            limit = WaitTimer(limit, metrics.rate_limit_wait.labels(config.name))
+        # outside the bulkhead: a call paced by the rate limit waits here, bounded by the request's deadline,
+        # not in the bulkhead's queue, whose timeout is for calls stuck behind hung ones (UPSTREAM_BUSY)
+        at = next((i for i, st in enumerate(chosen) if isinstance(st, LimitConcurrency)), len(chosen))
+        chosen.insert(at, limit)
+    stages += chosen
     stages.append(TellSource())
     if metrics is not None:
         stages.append(ObserveCalls(metrics, config.name))

@@ -82,6 +82,15 @@ PURPOSE = DEMO_PURPOSE
 def gateway_settings(
     config: Mapping[str, Any], caching: bool = False, notify: bool = False, responses: bool = False
 ) -> GatewayConfig:
+    from graph.config import from_mapping
+
+    return from_mapping(gateway_mapping(config, caching, notify, responses),
+                        {"GEMEENTEGRAAF_AUTH_ISSUER": str(config["sources"]["issuer"]["url"])})
+
+
+def gateway_mapping(
+    config: Mapping[str, Any], caching: bool = False, notify: bool = False, responses: bool = False
+) -> dict[str, Any]:
     """A world's configuration as the gateway reads it, its ``[gateway.auth] issuer`` pointed at the port that
     world's issuer really listens on (test worlds move every host to a free port), and its processing log
     written to a temporary file rather than the clone's ``var/``. Caching between requests is off
@@ -89,8 +98,6 @@ def gateway_settings(
     sets them, so tests that count calls see every call. Without ``notify`` the gateway does not subscribe with
     the Notificaties API (the demo's callback URL names a port no test gateway listens on). Whole answers are
     kept (``[gateway.response_cache]``) only with ``responses``."""
-    from graph.config import from_mapping
-
     gateway = dict(config.get("gateway", {}))
     gateway["logboek"] = {"path": str(LOGBOEK), **gateway.get("logboek", {})}  # a test's own path wins
     sources = {name: dict(table) for name, table in config.get("sources", {}).items()}
@@ -104,8 +111,7 @@ def gateway_settings(
     # test opens must not stay open for the next
     sources = {name: {"retries": 0, "breaker_failures": 1_000_000, **table, **({} if caching else {"cache_ttl_s": 0})}
                for name, table in sources.items()}
-    return from_mapping({**config, "gateway": gateway, "sources": sources},
-                        {"GEMEENTEGRAAF_AUTH_ISSUER": str(config["sources"]["issuer"]["url"])})
+    return {**config, "gateway": gateway, "sources": sources}
 
 
 def employee_headers(world: Municipal, **mint: Any) -> dict[str, str]:
