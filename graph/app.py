@@ -45,6 +45,7 @@ from graph.purpose import Register, register_for
 from graph.readiness import Readiness
 from graph.response_cache import ResponseCache, response_cache_settings
 from graph.source import Sources
+from graph.tracing import Tracing, operation_span, tracing_for
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class GraphQLEndpoint(GraphQLOverHTTP, GraphQL[Context, None]):
     graphiql_headers: Mapping[str, str] = {}  # what GraphiQL's headers pane opens with (the demo only)
     responses: ResponseCache | None = None  # set by create_app
     metrics: Metrics | None = None  # set by create_app
+    tracing: Tracing | None = None  # set by create_app when [gateway.tracing] names a collector (graph.tracing)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The bearer token is checked before Strawberry reads the operation, so a refused request is a real
@@ -133,6 +135,7 @@ class GraphQLEndpoint(GraphQLOverHTTP, GraphQL[Context, None]):
 
         started = time.perf_counter()
         result: ExecutionResult | None = None
+        span = operation_span(self.tracing, context, name)  # None while tracing is off
         try:
             if self.responses is None:
                 result = await run(context)
@@ -145,6 +148,8 @@ class GraphQLEndpoint(GraphQLOverHTTP, GraphQL[Context, None]):
             log_operation(context, name, result, seconds)  # graph.oplog: one JSON line, no query, no values
             if self.metrics is not None:
                 self.metrics.observe_operation(safe_name(name), outcome_of(result) if result else "error", seconds)
+            if span is not None:
+                span.end(result)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response: Response = super().create_response(response_data, sub_response)
@@ -170,7 +175,8 @@ def create_app(
     cache = store_for(config)  # [gateway.cache]; opens no connection yet, so a later ConfigError leaks nothing
     responses = ResponseCache.from_config(config, cache, schema._schema)  # [gateway.response_cache]
     metrics = Metrics()  # graph.metrics: this app's own registry, at /metrics
-    pool = sources or Sources.from_config(config.sources, store=cache, metrics=metrics)
+    tracing = tracing_for(config)  # [gateway.tracing]; None (nothing set up) unless a collector is named
+    pool = sources or Sources.from_config(config.sources, store=cache, metrics=metrics, tracing=tracing)
     metrics.watch(StateCollector(functools.partial(state_readings, pool, cache)))
     readiness = Readiness(pool, cache, timeout_s=float(config.options.get("ready_timeout_s", 2.0)))
     authn = authenticator or Authenticator(settings)
@@ -189,6 +195,8 @@ def create_app(
             await authn.aclose()
             await responses.aclose()
             await cache.aclose()
+            if tracing is not None:
+                tracing.shutdown()  # exports what is left
 
     async def health(request: Request) -> Response:
         # a cache that is away slows nothing (the sources answer), so still 200, but operators should know
@@ -205,6 +213,7 @@ def create_app(
     graphql.graphiql_headers = ide_headers
     graphql.responses = responses
     graphql.metrics = metrics
+    graphql.tracing = tracing
     limits = Limits.from_options(config.options)
     if not limits.graphiql:
         graphql.graphql_ide = None  # Strawberry answers the page's GET with 404
@@ -231,6 +240,7 @@ def create_app(
     app.state.limits = limits  # graph.limits and graph.budget read the request's limits here
     app.state.responses = responses  # graph.response_cache: whole answers of dashboard operations
     app.state.metrics = metrics
+    app.state.tracing = tracing
     app.state.readiness = readiness
     return app
 

@@ -38,6 +38,7 @@ from graph.outbound import TellSource, caller_of, user_of
 from graph.resilience import LimitConcurrency, LimitResponseSize, call_time_limits, resilience_stages
 from graph.shared_rate_limit import SharedRateLimit
 from graph.tls import tls_for
+from graph.tracing import Tracing
 
 log = logging.getLogger("gemeentegraaf.sources")
 USER_AGENT = f"gemeentegraaf/{__version__}"  # sources' logs and the simulators' checks tell the gateway by it
@@ -135,7 +136,9 @@ def public_urls(config: SourceConfig) -> list[str]:
     return [str(u).strip().rstrip("/") for u in (found.split(",") if isinstance(found, str) else found)]
 
 
-def default_stages(config: SourceConfig, store: Store | None = None, metrics: Metrics | None = None) -> list[Stage]:
+def default_stages(
+    config: SourceConfig, store: Store | None = None, metrics: Metrics | None = None, tracing: Tracing | None = None
+) -> list[Stage]:
     # NoteProcessing outermost, so it sees every failure as the SourceError RaiseForStatus makes of it, and
     # notes answers from the cache too; CallBudget next, so a request's limits hold whether or not its calls
     # are shared; coalescing and the cache (graph.caching) before the source's concurrency and rate limits,
@@ -163,6 +166,8 @@ def default_stages(config: SourceConfig, store: Store | None = None, metrics: Me
         chosen.insert(at, limit)
     stages += chosen
     stages.append(TellSource())
+    if tracing is not None:  # graph.tracing: a span per call, with the span id TellSource just sent
+        stages.append(tracing.stage())
     if metrics is not None:
         stages.append(ObserveCalls(metrics, config.name))
     return stages
@@ -178,6 +183,7 @@ class Source:
         transport: httpx.AsyncBaseTransport | None = None,
         store: Store | None = None,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         """``store``: where the cache stage keeps answers (``graph.cache``); None keeps nothing between calls."""
         self.config = config
@@ -186,7 +192,7 @@ class Source:
         # Where links to this source may point: its own URL first, then the public URLs it writes into its
         # objects when the gateway reaches it by another (internal) URL.
         self._prefixes = [urlsplit(config.url), *(urlsplit(u) for u in public_urls(config))]
-        self.stages = list(default_stages(config, store, metrics) if stages is None else stages)
+        self.stages = list(default_stages(config, store, metrics, tracing) if stages is None else stages)
         limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
         connect_timeout_s, self.total_timeout_s = call_time_limits(config)
         # the size limit is the size_limit stage's, if chosen: applied here while reading, so a runaway answer
@@ -353,9 +359,13 @@ class Sources:
 
     @classmethod
     def from_config(
-        cls, configs: Mapping[str, SourceConfig], store: Store | None = None, metrics: Metrics | None = None
+        cls,
+        configs: Mapping[str, SourceConfig],
+        store: Store | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> Sources:
-        return cls({name: Source(cfg, store=store, metrics=metrics) for name, cfg in configs.items()})
+        return cls({name: Source(cfg, store=store, metrics=metrics, tracing=tracing) for name, cfg in configs.items()})
 
     def __getitem__(self, name: str) -> Source:
         try:

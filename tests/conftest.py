@@ -197,3 +197,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("-", "official specs")
     for line in summary_lines():
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``REDIS_URL`` when it is set and answers, else a ``redis-server`` of the session's own (never the
+    machine's own server); without the binary, the tests that need it skip, saying why."""
+    from tests.redis_server import RedisServer, _answers, _binary
+
+    given = os.environ.get("REDIS_URL")
+    if given and _answers(given):
+        yield given
+        return
+    server = RedisServer(_binary("REDIS_URL names no reachable server either, and this test needs a real Redis"),
+                         tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

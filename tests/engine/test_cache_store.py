@@ -9,11 +9,6 @@ use one of their own; without the ``redis-server`` binary they are skipped, sayi
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,66 +22,7 @@ from graph.cache import KEY_PREFIX, MemoryStore, RedisStore, store_for
 from graph.config import ConfigError, from_mapping
 from graph.source import Source
 from tests.conftest import Gateway, gateway_settings
-
-# -- a redis-server of the tests' own --------------------------------------------------------------------
-
-
-class RedisServer:
-    """One ``redis-server`` child process on a fixed loopback port: no persistence, stoppable, restartable."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.binary, self.workdir = binary, workdir
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        for _ in range(200):  # up to ~10 s on a loaded machine
-            if _answers(self.url):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not come up on port {self.port}")
-
-    def stop(self) -> None:
-        """Kill it, as a crash would: its connections are gone and its port refuses."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)  # in case a test froze it
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def freeze(self) -> None:
-        """Still listening, but answering nothing: a Redis that is very slow."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-
-def _answers(url: str) -> bool:
-    client = sync_redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except (sync_redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-def _binary(why: str) -> str:
-    found = shutil.which("redis-server")
-    if found is None:
-        pytest.skip(f"redis-server is not installed: {why}")
-    return found
+from tests.redis_server import RedisServer, _binary
 
 
 @pytest.fixture
@@ -96,22 +32,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     try:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``REDIS_URL`` when it is set and answers, else a server of the module's own."""
-    given = os.environ.get("REDIS_URL")
-    if given and _answers(given):
-        yield given
-        return
-    why = "REDIS_URL names no reachable server either, and these tests need a real Redis"
-    server = RedisServer(_binary(why), tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server.url
     finally:
         server.stop()
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import random
 import secrets
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +26,6 @@ from demo.runner import Municipal, free_port
 from demo.zgw import ZgwSimulator
 from graph.app import create_app
 from tests.conftest import employee_headers, gateway_settings
-from tests.engine.test_cache_store import RedisServer, _answers, _binary
 
 KANALEN = ["zaken", "documenten", "besluiten", "zaaktypen", "informatieobjecttypen", "besluittypen"]
 QUERY = "query($u: ID!) { zaak(uuid: $u) { identificatie status { url } } }"
@@ -199,22 +196,6 @@ def post_status(client: httpx.Client, demo: Municipal, municipality: Municipalit
 
 
 # -- eviction -----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``REDIS_URL`` when it answers, else a ``redis-server`` of the module's own (skipped without one)."""
-    given = os.environ.get("REDIS_URL")
-    if given and _answers(given):
-        yield given
-        return
-    server = RedisServer(_binary("REDIS_URL names no reachable server, and this test needs a real Redis"),
-                         Path(tmp_path_factory.mktemp("redis")))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])

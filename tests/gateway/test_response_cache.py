@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +29,6 @@ from graph.config import ConfigError
 from graph.response_cache import ResponseCache, decide, response_cached
 from schema.root import schema as gateway_schema
 from tests.conftest import Gateway, employee_headers
-from tests.engine.test_cache_store import RedisServer, _answers, _binary
 
 STATS = ("query Dashboard($g: [MeldingDimensie!]!) "
          "{ meldingenStatistiek(groepeerOp: $g) { totaal groepen { status aantal } } }")
@@ -332,24 +331,6 @@ async def test_answers_that_are_not_kept_stay_no_store(
 
 
 # -- replicas ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``REDIS_URL`` when it answers, else a ``redis-server`` of the module's own (skipped without one)."""
-    import os
-
-    given = os.environ.get("REDIS_URL")
-    if given and _answers(given):
-        yield given
-        return
-    server = RedisServer(_binary("REDIS_URL names no reachable server, and two replicas need a real Redis"),
-                         tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 async def test_two_gateways_on_one_redis_refresh_once_per_window(
