@@ -19,38 +19,27 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from graph.assets import STATIC, VENDOR, asset_path, load_lock, missing
+from graph.graphiql import CachedFiles
 from graph.security_headers import DASHBOARD_CSP
 
 PATH = "/dashboard"
 ASSETS_MOUNT = "/dashboard/assets"
 TEMPLATE = STATIC / "dashboard.html"
 CHART_JS = ("chart.js", "dist/chart.umd.min.js")
-IMMUTABLE = b"public, max-age=31536000, immutable"  # vendor paths carry their version
 
 
-class _Revalidated:
-    """Versioned vendor files are kept a year; the page's own files are revalidated (they change with the
-    gateway), and the HTML template is not served as a file at all (its placeholders mean nothing)."""
-
-    def __init__(self, app: StaticFiles) -> None:
-        self.app = app
+class _Revalidated(CachedFiles):
+    """As GraphiQL's files, except that the HTML template is not served as a file at all (its placeholders
+    mean nothing)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("path", "").endswith(".html"):
             await Response(status_code=404)(scope, receive, send)
             return
-        value = IMMUTABLE if f"{ASSETS_MOUNT}/vendor/" in scope.get("path", "") else b"no-cache"
-
-        async def with_cache_control(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] in (200, 304):
-                others = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
-                message = {**message, "headers": [*others, (b"cache-control", value)]}
-            await send(message)
-
-        await self.app(scope, receive, with_cache_control)
+        await super().__call__(scope, receive, send)
 
 
 def routes(endpoint: str, headers: Mapping[str, str]) -> list[BaseRoute]:
@@ -60,7 +49,7 @@ def routes(endpoint: str, headers: Mapping[str, str]) -> list[BaseRoute]:
     async def page(request: Request) -> Response:
         return render(request, endpoint, headers)
 
-    files = _Revalidated(StaticFiles(directory=STATIC, check_dir=False))
+    files = _Revalidated(StaticFiles(directory=STATIC, check_dir=False), ASSETS_MOUNT)
     return [Route(PATH, page, methods=["GET"]), Mount(ASSETS_MOUNT, app=files, name="dashboard-assets")]
 
 

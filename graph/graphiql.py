@@ -36,15 +36,15 @@ SCRIPTS = (
 IMMUTABLE = b"public, max-age=31536000, immutable"  # vendor paths carry the version, so they never change
 
 
-class _Cached:
-    """Static files with caching that fits them: a year for versioned vendor files, and revalidation (ETag,
-    304) for the page's own few files, which change with the gateway."""
+class CachedFiles:
+    """Static files under ``mount`` with caching that fits them: a year for versioned vendor files, and
+    revalidation (ETag, 304) for a page's own few files, which change with the gateway."""
 
-    def __init__(self, app: StaticFiles) -> None:
-        self.app = app
+    def __init__(self, app: StaticFiles, mount: str = ASSETS_MOUNT) -> None:
+        self.app, self.vendor = app, f"{mount}/vendor/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        value = IMMUTABLE if f"{ASSETS_MOUNT}/vendor/" in scope.get("path", "") else b"no-cache"
+        value = IMMUTABLE if self.vendor in scope.get("path", "") else b"no-cache"
 
         async def with_cache_control(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] in (200, 304):
@@ -57,7 +57,7 @@ class _Cached:
 
 def assets_mount() -> Mount:
     """``/graphiql/assets/``: ``graph/static`` (the page's files and, once installed, ``vendor/``)."""
-    return Mount(ASSETS_MOUNT, app=_Cached(StaticFiles(directory=STATIC, check_dir=False)), name="graphiql-assets")
+    return Mount(ASSETS_MOUNT, app=CachedFiles(StaticFiles(directory=STATIC, check_dir=False)), name="graphiql-assets")
 
 
 def page(request: Request, headers: Mapping[str, str]) -> HTMLResponse:
