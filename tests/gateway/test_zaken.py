@@ -404,8 +404,9 @@ async def test_statistics_keep_their_counts_when_catalogi_fails(demo: Municipal)
             "query": "{ zakenStatistiek(groepeerOp: [ZAAKTYPE]) { totaal groepen { zaaktype aantal } } }"})).json()
     await app.state.sources.aclose()
     stats = result["data"]["zakenStatistiek"]
-    assert stats["totaal"] == len(demo.data.zaken)
-    assert sum(g["aantal"] for g in stats["groepen"]) == len(demo.data.zaken)
+    total = httpx.get(f"{demo.urls['zaken']}/zaken", headers=zgw_headers(demo)).json()["count"]  # Zaken's own count
+    assert stats["totaal"] == total
+    assert sum(g["aantal"] for g in stats["groepen"]) == total
     assert all(g["zaaktype"] is None for g in stats["groepen"])
     assert len(result["errors"]) == len(stats["groepen"])
     assert {e["extensions"]["source"] for e in result["errors"]} == {"catalogi"}
@@ -503,12 +504,15 @@ async def test_documents_of_many_zaken_cost_one_documenten_call(gateway: Gateway
                                  "besluiten { identificatie } } } }")
     assert "errors" not in result, result.get("errors")
     nodes = result["data"]["zaken"]["nodes"]
-    for node in nodes:
-        zaak = demo.data.zaken[node["uuid"]]
-        assert sorted(d["titel"] for d in node["documenten"]) == sorted(
-            demo.data.documenten[d].titel for d in zaak.document_uuids)
-        assert len(node["zaakobjecten"]) == len(zaak.zaakobjecten)
-    routes = demo.simulators["zaken"].counts
+    routes = Counter(demo.simulators["zaken"].counts)  # before the checks below add requests of their own
+    async with Rest(demo) as rest:  # what Zaken and Documenten themselves answer
+        for node in nodes[:10]:
+            zaak = f"{demo.urls['zaken']}/zaken/{node['uuid']}"
+            links = await rest.get(f"{demo.urls['zaken']}/zaakinformatieobjecten", {"zaak": zaak})
+            titles = [(await rest.get(link["informatieobject"]))["titel"] for link in links]
+            assert sorted(d["titel"] for d in node["documenten"]) == sorted(titles)
+            objects = await rest.every(f"{demo.urls['zaken']}/zaakobjecten", {"zaak": zaak})
+            assert len(node["zaakobjecten"]) == len(objects)
     assert routes["GET /zaken/api/v1/zaken"] == 1
     assert routes["POST /documenten/api/v1/enkelvoudiginformatieobjecten/_zoek"] == 1
     assert not routes["GET /zaken/api/v1/zaakinformatieobjecten"]
