@@ -276,6 +276,17 @@ class Decision:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _Job:
+    """One kept operation's key and how to run it again, in a Context of its own."""
+
+    key: str
+    decision: Decision
+    request: Request
+    run: Run
+    make_context: MakeContext
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Entry:
     """A kept answer (``payload``: the data and extensions as JSON) and its times, in epoch seconds.
     ``generation`` names this answer, so a replica that saw it stale can lock its refresh and no other."""
@@ -398,11 +409,12 @@ class ResponseCache:
                 self.stats["fresh"] += 1
             else:
                 self.stats["stale"] += 1
-                self._refresh_soon(key, entry, decision, request, run, make_context, limits_of(context).deadline_s)
+                self._refresh_soon(_Job(key, decision, request, run, make_context), entry,
+                                   limits_of(context).deadline_s)
             self._hints[sub_response] = _Hint(max(0, int(entry.fresh_until - now)), validators)
             return entry.result()
         self.stats["miss"] += 1
-        result, kept = await self._join(key, decision, request, run, make_context)
+        result, kept = await self._join(_Job(key, decision, request, run, make_context))
         if kept is not None:
             self._hints[sub_response] = _Hint(max(0, int(kept.fresh_until - self._clock())), validators)
         return result
@@ -421,12 +433,11 @@ class ResponseCache:
 
     # -- running once -------------------------------------------------------------------------------------
 
-    async def _join(
-        self, key: str, decision: Decision, request: Request, run: Run, make_context: MakeContext
-    ) -> tuple[ExecutionResult, Entry | None]:
+    async def _join(self, job: _Job) -> tuple[ExecutionResult, Entry | None]:
         """The key's flight in this process, started if there is none; the last waiter to leave a flight that
         is no refresh stops it, as nobody needs its answer."""
-        flight = self._flights.get(key) or self._start(key, decision, request, run, make_context, detached=False)
+        key = job.key
+        flight = self._flights.get(key) or self._start(job, detached=False)
         flight.waiters += 1
         try:
             return await asyncio.shield(flight.task)
@@ -437,12 +448,10 @@ class ResponseCache:
                     del self._flights[key]
                 flight.task.cancel()
 
-    def _start(
-        self, key: str, decision: Decision, request: Request, run: Run, make_context: MakeContext, detached: bool
-    ) -> _Flight:
-        work = asyncio.ensure_future(self._run(key, decision, request, run, make_context))
-        flight = self._flights[key] = _Flight(work, detached)
-        work.add_done_callback(functools.partial(self._landed, key))
+    def _start(self, job: _Job, detached: bool) -> _Flight:
+        work = asyncio.ensure_future(self._run(job))
+        flight = self._flights[job.key] = _Flight(work, detached)
+        work.add_done_callback(functools.partial(self._landed, job.key))
         return flight
 
     def _landed(self, key: str, done: asyncio.Future[tuple[ExecutionResult, Entry | None]]) -> None:
@@ -452,15 +461,13 @@ class ResponseCache:
         if not done.cancelled():
             done.exception()  # seen by every waiter; keeps asyncio from reporting it as never retrieved
 
-    async def _run(
-        self, key: str, decision: Decision, request: Request, run: Run, make_context: MakeContext
-    ) -> tuple[ExecutionResult, Entry | None]:
+    async def _run(self, job: _Job) -> tuple[ExecutionResult, Entry | None]:
         """The operation in a Context and with a deadline of its own (the request's may end first), kept when
         it answered without errors."""
-        renewed = Request({**request.scope, STARTED: time.monotonic()})
-        context = await make_context(renewed)
+        renewed = Request({**job.request.scope, STARTED: time.monotonic()})
+        context = await job.make_context(renewed)
         async with asyncio.timeout(limits_of(context).deadline_s + GRACE_S):
-            result = await run(context)
+            result = await job.run(context)
         if result.errors or result.data is None:
             return result, None
         kept = {"data": result.data, **({"extensions": result.extensions} if result.extensions else {})}
@@ -468,46 +475,29 @@ class ResponseCache:
         if len(payload) > self.settings.max_bytes:
             return result, None
         now = self._clock()
-        fresh_until = now + decision.ttl_s
+        fresh_until = now + job.decision.ttl_s
         entry = Entry(secrets.token_hex(8), now, fresh_until, fresh_until + self.settings.stale_s, payload)
-        await self.store.set(key, entry.encode(), decision.ttl_s + self.settings.stale_s)
+        await self.store.set(job.key, entry.encode(), job.decision.ttl_s + self.settings.stale_s)
         return result, entry
 
-    def _refresh_soon(
-        self,
-        key: str,
-        entry: Entry,
-        decision: Decision,
-        request: Request,
-        run: Run,
-        make_context: MakeContext,
-        deadline_s: float,
-    ) -> None:
+    def _refresh_soon(self, job: _Job, entry: Entry, deadline_s: float) -> None:
         """Starts the background refresh of a stale entry, unless one runs here already. A task of its own:
         the request that saw the entry stale is answered at once and ends without stopping it."""
-        if key in self._flights:
+        if job.key in self._flights:
             return
-        refresh = self._refresh(key, entry, decision, request, run, make_context, deadline_s)
+        refresh = self._refresh(job, entry, deadline_s)
         task = asyncio.get_running_loop().create_task(refresh)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _refresh(
-        self,
-        key: str,
-        entry: Entry,
-        decision: Decision,
-        request: Request,
-        run: Run,
-        make_context: MakeContext,
-        deadline_s: float,
-    ) -> None:
+    async def _refresh(self, job: _Job, entry: Entry, deadline_s: float) -> None:
+        key = job.key
         lock = f"{key}:refresh:{entry.generation}"  # this answer's: a replica that read it before a refresh landed
         if not await self.store.add(lock, b"1", deadline_s + GRACE_S):  # loses, as the lock outlives the refresh
             return  # another replica (or an earlier try here) refreshes this answer
         if key in self._flights:  # a miss started meanwhile: its answer is the refresh
             return
-        flight = self._start(key, decision, request, run, make_context, detached=True)
+        flight = self._start(job, detached=True)
         why = ""
         try:
             result, kept = await flight.task
@@ -522,7 +512,7 @@ class ResponseCache:
         left = max(0.0, entry.stale_until - self._clock())
         log.warning("response cache: refreshing %s failed (%s); its stale answer is served for at most %.0f s more",
                     key[-12:], why, left)
-        await self.store.set(lock, b"failed", decision.ttl_s)  # the next try one TTL from now, on any replica
+        await self.store.set(lock, b"failed", job.decision.ttl_s)  # the next try one TTL from now, on any replica
 
     async def settled(self) -> None:
         """Returns once no refresh and no flight runs here (tests, and counts that must be complete)."""
