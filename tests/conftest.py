@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -16,7 +19,7 @@ from demo.conformance import SHARED_SPECS as SHARED_SPECS  # the one definition;
 from demo.generate import generate
 from demo.issuer import DEMO_PURPOSE
 from demo.model import Municipality
-from demo.runner import Municipal, build, running_in_thread
+from demo.runner import Municipal, build, free_port, running_in_thread
 from demo.simulator import VIOLATION_OBSERVERS, Simulator
 from graph.caller import PURPOSE_HEADER
 
@@ -216,3 +219,24 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """An ASGI app under uvicorn on 127.0.0.1 (a free port unless given; lifespan on), in a thread of its own,
+    as a deployment runs it, for as long as the block runs; yields its base URL."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the gateway did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

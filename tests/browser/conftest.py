@@ -7,21 +7,17 @@ Playwright's own browser download cannot be used here, so the tests launch the s
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 
-from demo.runner import Municipal, free_port
+from demo.runner import Municipal
 from graph.app import create_app
-from tests.conftest import employee_headers, gateway_settings
+from tests.conftest import employee_headers, gateway_settings, serving
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -48,24 +44,6 @@ def served(demo: Municipal) -> Iterator[Served]:
     config["gateway"] = {**config.get("gateway", {}), "graphiql_headers": headers}
     with serving(create_app(gateway_settings(config))) as url:
         yield Served(url, headers)
-
-
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """An ASGI app under uvicorn on a free 127.0.0.1 port, for as long as the block runs; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the gateway did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ import pytest
 from demo.model import Municipality
 from demo.runner import Municipal, build, running_in_thread
 from graph.app import create_app
-from tests.browser.conftest import Served, serving
-from tests.conftest import employee_headers, gateway_settings
+from tests.browser.conftest import Served
+from tests.conftest import employee_headers, gateway_settings, serving
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Route

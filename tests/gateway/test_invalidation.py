@@ -4,12 +4,10 @@ callback. Upstream calls are counted with the ZGW simulator's own counters (``/_
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import random
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,14 +16,13 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 import pytest
-import uvicorn
 
 from demo.model import Municipality
 from demo.notificaties import NotificatiesSimulator
 from demo.runner import Municipal, free_port
 from demo.zgw import ZgwSimulator
 from graph.app import create_app
-from tests.conftest import employee_headers, gateway_settings
+from tests.conftest import employee_headers, gateway_settings, serving
 
 KANALEN = ["zaken", "documenten", "besluiten", "zaaktypen", "informatieobjecttypen", "besluittypen"]
 QUERY = "query($u: ID!) { zaak(uuid: $u) { identificatie status { url } } }"
@@ -45,23 +42,6 @@ def settings_for(demo: Municipal, port: int, auth: str, **gateway: Any) -> Any:
     config = {**demo.config, "sources": sources,
               "gateway": {**demo.config["gateway"], "notifications": notifications, **gateway}}
     return gateway_settings(config, caching=True, notify=True)
-
-
-@contextlib.contextmanager
-def served(app: Any, port: int) -> Iterator[str]:
-    """The app on ``port`` (uvicorn, lifespan on, in a thread of its own), as a deployment runs it."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def wait_for(condition: Any, seconds: float = 10.0) -> None:
@@ -157,7 +137,7 @@ def test_the_abonnement_is_made_once_and_replaced_on_a_restart(
     port = free_port()
     nrc.reset_counts()
     first = create_app(settings_for(demo, port, f"Bearer {secrets.token_urlsafe(24)}"))
-    with served(first, port):
+    with serving(first, port):
         wait_for(lambda: first.state.notifications.abonnement is not None)
     [made] = mine(nrc, port)
     assert first.state.notifications.abonnement.endswith(f"/abonnement/{made.uuid}")
@@ -165,7 +145,7 @@ def test_the_abonnement_is_made_once_and_replaced_on_a_restart(
 
     renewed = f"Bearer {secrets.token_urlsafe(24)}"  # a restart with another secret: the abonnement follows
     second = create_app(settings_for(demo, port, renewed))
-    with served(second, port):
+    with serving(second, port):
         wait_for(lambda: second.state.notifications.abonnement is not None)
         assert [a.uuid for a in mine(nrc, port)] == [made.uuid]  # the same one, not a second
         assert made.auth == renewed
@@ -218,7 +198,7 @@ async def test_a_status_change_evicts_the_cached_zaak_within_a_second(
     subscribed = create_app(settings)
     other: Any = None
     changed, unrelated = random.sample(open_zaken(municipality), 2)  # apart from other runs on a shared REDIS_URL
-    with served(subscribed, port) as base, zgw_client(demo) as rest:
+    with serving(subscribed, port) as base, zgw_client(demo) as rest:
         wait_for(lambda: subscribed.state.notifications.abonnement is not None)
         if backend["backend"] == "redis":
             other = create_app(settings_for(demo, free_port(), "Bearer another", cache=backend))
