@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The image's install steps (docker/Dockerfile) in a clean venv, for machines without a Docker engine: the
 # lock with hashes and no dependency resolution, the project with --no-deps, GraphiQL's files fetched and
-# verified, then the installed gateway imported and its CLI started. Exits non-zero at the first failure.
+# verified, then the installed gateway imported and its CLI started, and the compose file checked against the
+# gateway's own configuration code (docker/check_compose.py). Exits non-zero at the first failure.
 # Usage: docker/verify.sh (PYTHON=python3.11 by default: the image's Python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ step "every installed distribution has what it requires (pip check)"
 "$work/venv/bin/pip" check
 
 # from outside the work tree, so only the installed packages can be imported
+repo=$(pwd)
 cd "$work"
 step "browser assets into the installed package"
 venv/bin/python -m graph.assets
@@ -38,4 +40,7 @@ venv/bin/python -m graph.assets --check
 step "import and CLI"
 venv/bin/python -c "import graph.app, schema.root, demo.runner"
 venv/bin/gemeentegraaf --help >/dev/null
+
+step "compose: both replicas on Redis, the proxy sending to both (docker/check_compose.py)"
+venv/bin/python "$repo/docker/check_compose.py" "$repo/docker/compose.yaml"
 step "ok"

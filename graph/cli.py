@@ -19,6 +19,7 @@ from demo.runner import serve as serve_world
 from demo.simulator import load_config
 from demo.zgw_profile import PROFILES
 from graph.app import create_app
+from graph.cache import RedisStore
 from graph.caller import PURPOSE_HEADER
 from graph.config import ConfigError, GatewayConfig, from_mapping, load
 from graph.oplog import JsonLines
@@ -34,7 +35,7 @@ def _logging(form: str = "text") -> None:
     if form == "json":
         handler.setFormatter(JsonLines())  # graph.oplog: one object per line, structured fields included
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])  # a no-op when logging is set up already
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -68,6 +69,12 @@ ZGW_PROFILE = typer.Option(
 )
 
 
+# what `serve --workers N` hands each worker process (uvicorn starts them afresh, so through the environment);
+# also for running `uvicorn --factory graph.cli:worker_app` or another ASGI server directly
+CONFIG_VARIABLE = "GEMEENTEGRAAF_CONFIG"
+LOG_FORMAT_VARIABLE = "GEMEENTEGRAAF_LOG_FORMAT"
+
+
 @app.command()
 def serve(
     config: Path = CONFIG_FILE,
@@ -75,6 +82,9 @@ def serve(
     port: int | None = typer.Option(None, help="Overrides \\[gateway] port."),
     log_format: str = typer.Option("json", "--log-format", help="json: one JSON object per line (for log "
                                    "collectors); text: for people."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes on the one port. More than 1 "
+                                "needs \\[gateway.cache] backend = \"redis\": the workers share cache, rate "
+                                "limits and circuit breakers there."),
 ) -> None:
     """Run the gateway over the sources named in a configuration file."""
     _logging(log_format)
@@ -84,7 +94,44 @@ def serve(
     except ConfigError as exc:
         _refuse(config, exc)
     # no access log: a GET query string can hold a BSN, and logs must not collect personal data
-    uvicorn.run(gateway, host=host or settings.host, port=port or settings.port, log_level="info", access_log=False)
+    server: dict[str, Any] = {"host": host or settings.host, "port": port or settings.port, "access_log": False}
+    if workers == 1:
+        uvicorn.run(gateway, **server, log_level="info")
+        return
+    shared = isinstance(gateway.state.cache, RedisStore)
+    asyncio.run(_close(gateway))  # it only checked the configuration: each worker builds its own app
+    if not shared:
+        _refuse(config, ConfigError(
+            f"--workers {workers} needs [gateway.cache] backend = \"redis\" (or GEMEENTEGRAAF_GATEWAY_CACHE_BACKEND"
+            "=redis with REDIS_URL): with the in-process cache each worker would keep its own cache, rate limits "
+            "and circuit breakers, together pass a source's rate limit, and each keep its own Notificaties "
+            "abonnement"))
+    os.environ[CONFIG_VARIABLE] = str(config.resolve())  # the workers inherit the environment, overrides included
+    os.environ[LOG_FORMAT_VARIABLE] = log_format
+    uvicorn.run("graph.cli:worker_app", factory=True, workers=workers, **server, log_level="info")
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process of ``serve --workers N``, built from the same file and environment as
+    the parent checked. Each worker runs its own lifespan (clients, the Notificaties subscriber, which takes
+    turns through the store), and reads ``graphiql_headers`` from the file like every other key: the demo's
+    minted token exists only in ``gemeentegraaf demo``, which runs one process."""
+    path = os.environ.get(CONFIG_VARIABLE)
+    if not path:
+        raise RuntimeError(f"{CONFIG_VARIABLE} must name the gateway's configuration file")
+    _logging(os.environ.get(LOG_FORMAT_VARIABLE, "json"))
+    return create_app(load(path))
+
+
+async def _close(gateway: Starlette) -> None:
+    """What an app opened without serving (``check``, and ``serve`` checking for its workers): its lifespan,
+    which would close them, never ran."""
+    await gateway.state.sources.aclose()
+    await gateway.state.authenticator.aclose()
+    await gateway.state.responses.aclose()
+    await gateway.state.cache.aclose()
+    if gateway.state.tracing is not None:
+        gateway.state.tracing.shutdown()
 
 
 @app.command()
@@ -118,8 +165,7 @@ async def _probe(gateway: Starlette) -> dict[str, Any]:
         body: dict[str, Any] = (await gateway.state.readiness.check())[1]
         return body
     finally:
-        await gateway.state.sources.aclose()
-        await gateway.state.cache.aclose()
+        await _close(gateway)
 
 
 @app.command()

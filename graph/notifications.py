@@ -21,7 +21,12 @@ Subscribing happens in the background once the app has started, because the Noti
 callback (once without credentials, expecting a refusal, once with them, expecting 204) while the abonnement
 is made, so the gateway must already be serving. It retries with backoff until it succeeds and never stops
 the gateway. On a restart it finds its abonnement by ``callbackUrl`` and replaces it (so a changed ``auth``
-or ``kanalen`` takes effect) rather than adding a second one.
+or ``kanalen`` takes effect) rather than adding a second one. Workers and replicas behind one callback URL take
+turns (a lock in the shared store), so starting together they still keep one abonnement.
+
+Other parts of the gateway can listen (``Notifications.listeners``): each accepted message is handed to every
+listener after its tombstones are written (``graph.live`` publishes it as an event for subscriptions); a
+listener that fails is logged and does not change the callback's answer.
 """
 
 from __future__ import annotations
@@ -53,8 +58,10 @@ MESSAGE_FIELDS = ("kanaal", "hoofdObject", "resource", "resourceUrl", "actie", "
 START_S = 0.5  # the first attempt waits for the server to listen (lifespan start-up runs before it does)
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
+SUBSCRIBING_S = 60.0  # one replica's turn to subscribe; a replica that dies mid-turn holds it no longer
 _KEYS = frozenset({"source", "callback_url", "auth", "kanalen"})
 _TAKEN = frozenset({"/graphql", "/health"})
+Listener = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -187,7 +194,13 @@ class Notifications:
         delay = self.retry_s
         nrc = self.settings.source
         await asyncio.sleep(START_S)
+        turn = f"notifications:subscribing:{self.settings.callback_url}"
         while True:
+            # one worker or replica at a time (a SET NX lock in the shared store): started together, each would
+            # find no abonnement and make its own; one after the other, each replaces the same one
+            if not await self.store.add(turn, b"1", SUBSCRIBING_S):
+                await asyncio.sleep(self.retry_s)
+                continue
             try:
                 self.abonnement = await self.subscribe()
             except SourceError as exc:
@@ -199,6 +212,8 @@ class Notifications:
                 log.info("notifications: subscribed with %s to %s", nrc, ", ".join(self.settings.kanalen))
                 self.subscribed.set()
                 return
+            finally:
+                await self.store.delete(turn)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
 

@@ -19,7 +19,8 @@ them after the cache, so an answer from the cache never touches them):
   timeout is not retried: the source is slow, and asking again would only double the wait.
 - ``breaker`` (``CircuitBreaker``): after ``breaker_failures`` failures in a row (no answer, timeout, 5xx;
   a 4xx is an answer) calls fail at once with ``UPSTREAM_UNAVAILABLE`` for ``breaker_open_s``; then one
-  probe goes through, and its success closes the circuit again.
+  probe goes through, and its success closes the circuit again. With a Redis cache store the replicas share
+  each circuit (``graph.shared_breaker``, ``breaker_sync_s``).
 - ``bulkhead`` (``LimitConcurrency``): at most ``max_concurrency`` calls in flight; a call that cannot
   start within ``queue_timeout_s`` fails with ``UPSTREAM_BUSY`` instead of queueing behind hung calls.
   Without it, httpx's pool still caps connections at ``max_concurrency``, waiting up to ``timeout_s``.
@@ -35,6 +36,7 @@ Configuration, per ``[sources.<name>]`` (defaults shown)::
     retry_after_max_s = 5      # a longer Retry-After is not waited for: the failure is reported
     breaker_failures = 5
     breaker_open_s = 10
+    breaker_sync_s = 1         # with Redis as the cache: how often a closed breaker reads the replicas' shared circuit
     queue_timeout_s = 2
 """
 
@@ -45,6 +47,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Literal
 
 from graph.budget import CALL_BUDGET
 from graph.calls import Next, SourceCall, SourceResponse, Stage
@@ -55,6 +58,7 @@ log = logging.getLogger("gemeentegraaf.resilience")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 FAILURE_CODES = frozenset({"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT", "UPSTREAM_ERROR"})  # the source is unwell
+Change = Literal["opened", "closed"]  # what a call's outcome did to a circuit
 
 
 def call_time_limits(config: SourceConfig) -> tuple[float, float]:
@@ -195,7 +199,7 @@ class CircuitBreaker:
         return self._open_until is None
 
     async def __call__(self, call: SourceCall, next: Next) -> SourceResponse:
-        probe = self._admit()
+        probe = await self._enter()
         healthy: bool | None = None  # None: the call says nothing about the source (cancelled, refused here)
         try:
             response = await next(call)
@@ -206,7 +210,16 @@ class CircuitBreaker:
                 healthy = False
             raise
         finally:
-            self._settle(probe, healthy)
+            change = self._settle(probe, healthy)
+            if change is not None:
+                await self._changed(change)
+
+    async def _enter(self) -> bool:
+        """``_admit``; a breaker whose state is shared (``graph.shared_breaker``) may ask its peers here."""
+        return self._admit()
+
+    async def _changed(self, change: Change) -> None:
+        """Called when this breaker opened or closed the circuit; a shared breaker tells its peers."""
 
     def _admit(self) -> bool:
         """Whether this call is the half-open probe; raises while the circuit is open or a probe is out."""
@@ -217,22 +230,27 @@ class CircuitBreaker:
         self._probing = True
         return True
 
-    def _settle(self, probe: bool, healthy: bool | None) -> None:
+    def _settle(self, probe: bool, healthy: bool | None) -> Change | None:
+        """Counts the call's outcome; says whether the circuit opened or closed because of it."""
         if probe:
             self._probing = False
         if healthy is None:
-            return
+            return None
         if healthy:
             if probe or self._open_until is None:
-                if self._open_until is not None:
+                was_open = self._open_until is not None
+                if was_open:
                     log.warning("source %s answers again: circuit closed", self.source)
                 self._failures, self._open_until = 0, None
-            return
+                return "closed" if was_open else None
+            return None
         self._failures += 1
         if probe or (self._open_until is None and self._failures >= self.threshold):
             log.warning("source %s failed %d times in a row: calls paused for %.1f s", self.source,
                         self._failures, self.open_s)
             self._open_until = self._clock() + self.open_s
+            return "opened"
+        return None
 
 
 class LimitConcurrency:

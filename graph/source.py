@@ -36,6 +36,7 @@ from graph.metrics import CountFailures, Metrics, ObserveCalls, WaitTimer
 from graph.oplog import LogFailures
 from graph.outbound import TellSource, caller_of, user_of
 from graph.resilience import LimitConcurrency, LimitResponseSize, call_time_limits, resilience_stages
+from graph.shared_breaker import shared_breakers
 from graph.shared_rate_limit import SharedRateLimit
 from graph.tls import tls_for
 from graph.tracing import Tracing
@@ -152,6 +153,8 @@ def default_stages(
         stages += [CountFailures(metrics), LogFailures(time.perf_counter)]
     stages += [CALL_BUDGET, *caching_stages(config, store), RaiseForStatus()]
     chosen = resilience_stages(config)
+    if isinstance(store, RedisStore):  # replicas sharing a Redis share each source's circuit (graph.shared_breaker)
+        chosen = shared_breakers(chosen, store, config)
     rate = config.option("rate_limit_per_s")  # the source's own limit; stay 10% under it for clock skew
     if rate:
         local = RateLimit(int(float(rate) * 0.9))

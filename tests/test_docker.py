@@ -4,6 +4,8 @@ still covers pyproject's dependencies. ``docker/verify.sh`` runs the image's ins
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import json
 import re
 import shlex
@@ -75,17 +77,33 @@ def pins() -> dict[str, tuple[str, list[str]]]:
 
 # -- compose ------------------------------------------------------------------------------------------------
 
-
-def test_compose_runs_the_gateway_the_demo_sources_and_redis() -> None:
-    assert {"gateway", "sources", "redis"} <= set(services())
+REPLICAS = ("gateway-a", "gateway-b")
 
 
-@pytest.mark.parametrize("name", ["gateway", "sources"])
+def check_compose() -> Any:
+    """docker/check_compose.py, the check `make docker-check` runs, as a module."""
+    spec = importlib.util.spec_from_file_location("check_compose", DOCKER / "check_compose.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compose_runs_two_gateway_replicas_a_proxy_the_demo_sources_and_redis() -> None:
+    assert {*REPLICAS, "proxy", "sources", "redis"} <= set(services())
+    assert sorted(check_compose().replicas(compose())) == sorted(REPLICAS)
+
+
+@pytest.mark.parametrize("name", [*REPLICAS, "sources"])
 def test_compose_builds_from_files_that_exist(name: str) -> None:
     build = services()[name]["build"]
     context = (COMPOSE.parent / build["context"]).resolve()
     assert context == ROOT
     assert (context / build["dockerfile"]).is_file()
+
+
+@pytest.mark.parametrize("name", [*REPLICAS, "proxy"])
+def test_what_compose_mounts_exists(name: str) -> None:
     for volume in services()[name].get("volumes", []):
         source = volume.split(":")[0]
         if source.startswith("."):  # a bind mount; the rest are named volumes
@@ -94,37 +112,64 @@ def test_compose_builds_from_files_that_exist(name: str) -> None:
             assert source in compose().get("volumes", {}), volume
 
 
-def test_every_service_has_a_health_check_and_the_gateway_waits_for_them() -> None:
+def test_every_service_has_a_health_check_and_each_waits_for_what_it_needs() -> None:
     for name, service in services().items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         test = service["healthcheck"]["test"]
         if test[1] == "python":
             compile(python_one_liner(test), f"{name} healthcheck", "exec")
-    depends = services()["gateway"]["depends_on"]
-    assert depends == {"sources": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
-    assert "/ready" in python_one_liner(services()["gateway"]["healthcheck"]["test"])
+    for name in REPLICAS:
+        depends = services()[name]["depends_on"]
+        assert depends == {"sources": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+        assert "/ready" in python_one_liner(services()[name]["healthcheck"]["test"])
+    assert services()["proxy"]["depends_on"] == {name: {"condition": "service_healthy"} for name in REPLICAS}
 
 
-def test_the_gateway_in_compose_really_uses_redis() -> None:
-    """What the gateway's own configuration code makes of the mounted file and the compose environment."""
-    gateway = services()["gateway"]
-    command = gateway["command"]
-    config_path = command[command.index("--config") + 1]
-    mounts = {v.split(":")[1]: v.split(":")[0] for v in gateway["volumes"]}
-    environment = {k: str(v) for k, v in gateway["environment"].items()}
-    config = load(COMPOSE.parent / mounts[config_path], environ=environment)
+def test_the_compose_check_passes() -> None:
+    """Each replica really uses Redis (the gateway's own configuration code on the mounted file and the
+    service's environment), listens on a port of its own, and the proxy sends to exactly those ports."""
+    assert check_compose().problems(compose(), DOCKER) == []
+
+
+@pytest.mark.parametrize("name", REPLICAS)
+def test_each_replica_uses_redis_and_runs_several_workers(name: str) -> None:
+    check = check_compose()
+    config, environment = check.configuration(services()[name], DOCKER)
     settings = cache_settings(config, environ=environment)
     assert settings.backend == "redis"
-    assert settings.url is not None
-    assert re.match(r"redis://([^:/]+)", settings.url)[1] in services()  # type: ignore[index]
-    assert (Path(config_path).parent / "verwerkingsactiviteiten.toml").as_posix() in mounts
+    assert re.match(r"redis://([^:/]+)", settings.url)[1] in services()  # type: ignore[arg-type, index]
+    command = services()[name]["command"]
+    assert int(check.option(command, "--workers")) > 1  # serve refuses that without Redis: it is shared
+    mounts = {v.split(":")[1] for v in services()[name]["volumes"]}
+    assert (Path(check.option(command, "--config")).parent / "verwerkingsactiviteiten.toml").as_posix() in mounts
 
 
-def test_the_gateway_is_reached_where_it_listens() -> None:
-    """It shares the sources' network namespace, so its port is published there."""
-    assert services()["gateway"]["network_mode"] == "service:sources"
-    port = load(ROOT / "demo" / "gemeentegraaf.toml", environ={}).port
-    assert any(p.endswith(f":{port}:{port}") for p in services()["sources"]["ports"])
+@pytest.mark.parametrize("broken", ["memory", "not-serving", "same-port"])
+def test_the_compose_check_finds_a_replica_left_out(broken: str) -> None:
+    """What the check is for: a replica that would keep its own cache and limits, or that no request reaches."""
+    altered = copy.deepcopy(compose())
+    replica = altered["services"][REPLICAS[1]]
+    if broken == "memory":
+        replica["environment"]["GEMEENTEGRAAF_GATEWAY_CACHE_BACKEND"] = "memory"
+    elif broken == "same-port":
+        replica["environment"]["GEMEENTEGRAAF_GATEWAY_PORT"] = services()[REPLICAS[0]]["environment"][
+            "GEMEENTEGRAAF_GATEWAY_PORT"]
+    else:
+        altered["services"][REPLICAS[1]] = {**replica, "command": ["gemeentegraaf", "sources"]}
+    assert check_compose().problems(altered, DOCKER)
+
+
+def test_the_proxy_reaches_both_replicas_where_clients_and_the_callback_reach_it() -> None:
+    """It shares the sources' network namespace with the replicas, so its port is published there, and it is
+    where the Notificaties API calls back: whichever replica answers, the one abonnement serves them all."""
+    assert services()["proxy"]["network_mode"] == "service:sources"
+    nginx = (DOCKER / "nginx.conf").read_text(encoding="utf-8")
+    ports = {int(services()[name]["environment"]["GEMEENTEGRAAF_GATEWAY_PORT"]) for name in REPLICAS}
+    assert len(ports) == 2 and set(check_compose().upstream_ports(nginx)) == ports
+    demo = load(ROOT / "demo" / "gemeentegraaf.toml", environ={})
+    assert any(p.endswith(f":{demo.port}:{demo.port}") for p in services()["sources"]["ports"])
+    assert re.search(rf"^\s*listen\s+{demo.port}\s*;", nginx, re.MULTILINE)
+    assert f":{demo.port}/" in demo.options["notifications"]["callback_url"]
 
 
 # -- the Dockerfile -----------------------------------------------------------------------------------------
