@@ -36,6 +36,15 @@ lint: $(SETUP)
 test: lint
 	$(BIN)/python -m pytest -q
 
+# The composer and router tests/gateway/test_federation.py runs (pinned, npm ci), installed when npm is here;
+# without Node that one test skips, saying why.
+FEDERATION_PEERS := $(if $(shell command -v npm 2>/dev/null),tests/federation/node_modules/.installed)
+test: $(FEDERATION_PEERS)
+
+tests/federation/node_modules/.installed: tests/federation/package.json tests/federation/package-lock.json
+	cd tests/federation && npm ci --no-audit --no-fund
+	@touch $@
+
 schema: $(SETUP)
 	$(BIN)/gemeentegraaf export-schema > schema.graphql
 

@@ -34,9 +34,11 @@ from graph.config import (
     validate,
 )
 from graph.context import Context
+from graph.federation import federation_settings, subgraph_endpoint
 from graph.graphql_http import GraphQLOverHTTP
 from graph.http_guards import http_middleware
 from graph.limits import Limits
+from graph.live import Live, LiveContext
 from graph.logboek import ProcessingLog, operation_name
 from graph.metrics import Metrics, StateCollector, outcome_of, state_readings
 from graph.notifications import Notifications
@@ -207,23 +209,33 @@ def create_app(
             "cache": {"backend": cache.name, "healthy": healthy},
         })
 
-    graphql: Any = GraphQLEndpoint(schema, pool, ProcessingLog.from_config(config))
+    graphql: Any = GraphQLEndpoint(schema, pool, logboek)
     graphql.register = register_for(config)
     graphql.authenticator = authn
     graphql.graphiql_headers = ide_headers
     graphql.responses = responses
     graphql.metrics = metrics
     graphql.tracing = tracing
+    graphql.live = live
+    graphql.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    graphql.max_subscriptions_per_connection = live.settings.max_subscriptions
+    graphql.connection_init_wait_timeout = timedelta(seconds=live.settings.connection_init_timeout_s)
     limits = Limits.from_options(config.options)
     if not limits.graphiql:
         graphql.graphql_ide = None  # Strawberry answers the page's GET with 404
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions (graph.live)
         Route("/health", health),  # the process answers
         Route("/ready", readiness.endpoint),  # and can serve: every source reachable (graph.readiness)
         Route("/metrics", metrics.endpoint),  # Prometheus text format (graph.metrics)
     ]
     routes += dashboard.routes("/graphql", ide_headers)  # graph.dashboard: charts polling the graph, no data of its own
+    federation = federation_settings(config)  # [gateway.federation]: the same graph as a subgraph (graph.federation)
+    if federation.enabled:
+        from schema.federation import subgraph
+
+        routes.append(Route(federation.path, subgraph_endpoint(graphql, subgraph), methods=["GET", "POST"]))
     if limits.graphiql:
         routes.append(graphiql.assets_mount())  # the page's scripts and styles, served here rather than by a CDN
     if notifications is not None:

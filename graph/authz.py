@@ -91,13 +91,15 @@ class Requires(FieldExtension):
 
     def apply(self, field: StrawberryField) -> None:
         said = (field.description or "").rstrip()
+        added = ""
         if self.me:
-            said += " Only for a citizen (a token with a BSN); their own data."
+            added += " Only for a citizen (a token with a BSN); their own data."
         else:
-            said += f" Requires scope {', '.join(f'`{s}`' for s in self.scopes)}."
+            added += f" Requires scope {', '.join(f'`{s}`' for s in self.scopes)}."
         if self.personal:
-            said += f" Personal data: needs a purpose ({PURPOSE_HEADER} or @{DIRECTIVE})."
-        field.description = said.strip()
+            added += f" Personal data: needs a purpose ({PURPOSE_HEADER} or @{DIRECTIVE})."
+        if not said.endswith(added.strip()):  # every schema built from the field applies it (the subgraph too)
+            field.description = (said + added).strip()
 
     def check(self, ctx: Context) -> None:
         caller = ctx.caller
