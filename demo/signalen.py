@@ -19,6 +19,8 @@ Behaviour taken from the static OAS (2023-07), the API docs and the Signalen sou
   a consumer resolves them by postcode and huisnummer. ``X-API-Version`` carries the release.
 - ``POST /public/signals`` is throttled per client (60 per hour) and rejects unknown keys; an address
   that does not exist in the BAG is refused (``ALLOW_INVALID_ADDRESS_AS_UNVERIFIED`` off).
+- ``PATCH /private/signals/{id}`` changes a melding's state (``status``: ``state``, ``text``), as the back
+  office does, and so its ``updated_at``; the workflow's allowed transitions are not checked here.
 """
 
 from __future__ import annotations
@@ -351,7 +353,7 @@ class SignalenSimulator(Simulator):
             ("/public/terms/categories/{main_slug}/sub_categories", self.public_sub_categories, ["GET"]),
             ("/public/terms/categories/{main_slug}/sub_categories/{sub_slug}", self.public_sub_category, ["GET"]),
             ("/private/signals", self.private_signals, ["GET"]),
-            ("/private/signals/{id}", self.private_signal, ["GET"]),
+            ("/private/signals/{id}", self.private_signal, ["GET", "PATCH"]),
             ("/private/signals/{id}/history", self.private_history, ["GET"]),
             ("/private/categories", self.private_categories, ["GET"]),
             ("/private/categories/{id}", self.private_category, ["GET"]),
@@ -675,9 +677,44 @@ class SignalenSimulator(Simulator):
         return signal if signal else drf({"detail": NOT_FOUND}, 404)
 
     async def private_signal(self, request: Request) -> Response:
-        """One melding in full."""
+        """One melding in full; PATCH changes its state."""
         found = self._signal_or_404(request)
-        return found if isinstance(found, Response) else drf(self._detail(found))
+        if isinstance(found, Response):
+            return found
+        if request.method == "PATCH":
+            return await self._patch(request, found)
+        return drf(self._detail(found))
+
+    async def _patch(self, request: Request, signal: Signal) -> Response:
+        """SignalUpdateSerializer, for ``status`` only: a new status at this moment."""
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            return drf({"detail": f"JSON parse error - {exc}"}, 400)
+        if not isinstance(body, dict):
+            return drf({"non_field_errors": [not_a_dict(body)]}, 400)
+        status = body.get("status")
+        if status is not None:
+            if not isinstance(status, dict):
+                return drf({"status": {"non_field_errors": [not_a_dict(status)]}}, 400)
+            state, text = status.get("state"), status.get("text", "")
+            if not isinstance(state, str) or state not in STATE_DISPLAY:
+                return drf({"status": {"state": [invalid_choice(str(state))]}}, 400)
+            if not isinstance(text, str):
+                return drf({"status": {"text": ["Geen geldige string."]}}, 400)
+            changed = MeldingStatus(state, text, dt.datetime.now(dt.UTC))
+            signal.statussen = [*signal.statussen, changed]  # a new list: the generated municipality stays as it was
+            self._changed(signal.id)
+        return drf(self._detail(signal))
+
+    def _changed(self, signal_id: int) -> None:
+        self._items.pop(signal_id, None)
+        self._index = None
+
+    def reset_signal(self, signal_id: int) -> None:
+        """Undo what PATCH changed (tests): the melding as the generated municipality has it."""
+        self.signals[signal_id] = self._from_melding(self.data.meldingen[signal_id])
+        self._changed(signal_id)
 
     async def private_history(self, request: Request) -> Response:
         """History log of one melding; ``what`` narrows it to one kind of entry."""

@@ -7,6 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import strawberry
@@ -14,11 +15,13 @@ from cross_web import AsyncHTTPRequestAdapter
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from graph import dashboard, graphiql
@@ -66,11 +69,14 @@ class GraphQLEndpoint(GraphQLOverHTTP, GraphQL[Context, None]):
     responses: ResponseCache | None = None  # set by create_app
     metrics: Metrics | None = None  # set by create_app
     tracing: Tracing | None = None  # set by create_app when [gateway.tracing] names a collector (graph.tracing)
+    live: Live | None = None  # set by create_app: subscriptions over the websocket (graph.live)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The bearer token is checked before Strawberry reads the operation, so a refused request is a real
         HTTP 401 that runs nothing. The GraphiQL page itself holds no data and needs no token."""
-        if scope["type"] in ("http", "websocket") and not self._ide_page(scope):
+        header = HTTPConnection(scope).headers.get("authorization") if scope["type"] == "websocket" else ""
+        if scope["type"] in ("http", "websocket") and not self._ide_page(scope) and header is not None:
+            # a websocket without the header (browsers cannot set one) brings its token in connection_init
             try:
                 if self.authenticator is None:
                     raise AuthError("Authentication is not configured.")
@@ -99,17 +105,28 @@ class GraphQLEndpoint(GraphQLOverHTTP, GraphQL[Context, None]):
         self.logboek = logboek or ProcessingLog(None)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        if isinstance(request, WebSocket) and self.live is not None:
+            caller = await self.authenticate(request)  # by the handshake's header, else settled at connection_init
+            context: Context = self.live.context(request, None if caller is ANONYMOUS else caller)
+            context.register = self.register
+            return context
         http = request if isinstance(request, Request) else None
         caller = await self.authenticate(http)
         context = Context(self.sources, http, caller, processing_of(http))
         context.register = self.register
         return context
 
-    async def authenticate(self, request: Request | None) -> Caller:
-        """Who is asking: the caller ``__call__`` authenticated. Only the GraphiQL page (which runs nothing) and
-        websockets (the schema has no subscriptions) get ``ANONYMOUS``, which holds no scope."""
+    async def authenticate(self, request: HTTPConnection | None) -> Caller:
+        """Who is asking: the caller ``__call__`` authenticated. Only the GraphiQL page (which runs nothing) gets
+        ``ANONYMOUS``, which holds no scope; a websocket's caller is settled at connection_init (``on_ws_connect``)."""
         found = request.scope.get("state", {}).get(CALLER) if request is not None else None
         return found if isinstance(found, Caller) else ANONYMOUS
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """connection_init: the token and purpose a browser could not send as headers (``graph.live``)."""
+        if self.live is None or not isinstance(context, LiveContext):
+            raise ConnectionRejectionError({"message": "Subscriptions are not served here."})
+        await self.live.connect(context, self.authenticator)
 
     async def execute_single(
         self,
@@ -183,6 +200,10 @@ def create_app(
     readiness = Readiness(pool, cache, timeout_s=float(config.options.get("ready_timeout_s", 2.0)))
     authn = authenticator or Authenticator(settings)
     notifications = Notifications.from_config(config, pool, cache)  # [gateway.notifications]; None when off
+    logboek = ProcessingLog.from_config(config)
+    live = Live.from_config(config, pool, logboek)  # [gateway.live]; events shared through Redis with the cache
+    if notifications is not None:
+        notifications.listeners.append(live.notification)  # each message is also an event for subscriptions
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -193,6 +214,7 @@ def create_app(
         finally:
             if notifications is not None:
                 await notifications.aclose()
+            await live.aclose()
             await pool.aclose()
             await authn.aclose()
             await responses.aclose()
@@ -248,6 +270,7 @@ def create_app(
     app.state.sources = pool
     app.state.authenticator = authn
     app.state.notifications = notifications
+    app.state.live = live  # subscriptions, their event bus and polling loops (graph.live, graph.events)
     app.state.cache = cache  # the one store of this app, shared by every source's cached calls (graph.cache)
     app.state.limits = limits  # graph.limits and graph.budget read the request's limits here
     app.state.responses = responses  # graph.response_cache: whole answers of dashboard operations

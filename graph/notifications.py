@@ -36,7 +36,7 @@ import contextlib
 import dataclasses
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -129,6 +129,7 @@ class Notifications:
         self.abonnement: str | None = None  # its URL once subscribed
         self.subscribed = asyncio.Event()
         self.received = 0  # messages accepted (metrics, tests)
+        self.listeners: list[Listener] = []  # told of every accepted message, after its tombstones
         self._caching: dict[str, SourceCaching] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -156,6 +157,11 @@ class Notifications:
             return JSONResponse({"detail": f"A notificatie has the strings {', '.join(MESSAGE_FIELDS)}."}, 400)
         written = await self.supersede([message["resourceUrl"], message["hoofdObject"]])
         self.received += 1
+        for listener in self.listeners:
+            try:
+                await listener(message)
+            except Exception:  # a listener's fault never refuses a delivered message
+                log.exception("notifications: a listener failed on a %s message", message["kanaal"])
         log.debug("notificatie %s %s %s: %d tombstones", message["kanaal"], message["resource"], message["actie"],
                   written)
         return Response(status_code=204)

@@ -11,6 +11,9 @@ Signalen has no batch GET and no BAG ids, so:
 
 Statistics pick a strategy (``plan``): few known combinations of the grouped values are counted one
 combination per call; anything else is one scan of the filtered list at a large page size, capped.
+
+Signalen publishes no notifications, so live updates poll (``watch_changes``): the list ordered by
+``updated_at``, from the last change seen on (``updated_after``), while someone subscribes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import datetime as dt
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -596,3 +599,72 @@ def _too_large(size: int) -> ResultTooLarge:
         "by fewer dimensions.",
         source=SIGNALEN,
     )
+
+
+# -- changes, for live updates -------------------------------------------------------------------------------
+
+CHANGES = "signalen:wijzigingen"  # the event topic of meldingen found changed (graph.events, this process only)
+ORDER_CHANGED = "updated_at"  # oldest change first: a round that stops early goes on from there the next time
+CHANGE_PAGE_SIZE = 100
+MAX_CHANGE_PAGES = 5  # per round; more changes wait for the next round, none is lost
+Fingerprint = tuple[Any, ...]
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)  # an unreadable time never moves the watermark back
+
+
+def _fingerprint(item: Mapping[str, Any]) -> Fingerprint:
+    status = mapping(item.get("status"))
+    return item.get("id"), item.get("updated_at"), status.get("state"), status.get("created_at")
+
+
+def change_event(item: Mapping[str, Any]) -> dict[str, str] | None:
+    """What a subscriber filters on, never the melding's text or reporter: it is asked for again per subscriber.
+    None for an item without an id (nothing could be asked for)."""
+    ident = integer(item.get("id"))
+    if ident is None:
+        return None
+    category, status = mapping(item.get("category")), mapping(item.get("status"))
+    values = {
+        "id": str(ident), "signal_id": (text(item.get("signal_id")) or "").lower().replace("-", ""),
+        "categorie": text(category.get("sub_slug")), "hoofdcategorie": text(category.get("main_slug")),
+        "status": text(status.get("state")), "updated_at": text(item.get("updated_at")),
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def watch_changes(new_context: Callable[[], Context]) -> Callable[[], Awaitable[list[dict[str, str]]]]:
+    """A poll of the meldingen changed since its previous round. The first round only notes the newest change;
+    later rounds ask ``updated_after`` it (inclusive in Signalen), so changes at that very moment come again and
+    are told apart by their fingerprint (id, update time, state)."""
+    since: str | None = None
+    seen: set[Fingerprint] = set()
+
+    async def poll() -> list[dict[str, str]]:
+        nonlocal since, seen
+        ctx = new_context()
+        try:
+            if since is None:
+                newest = (await page(ctx, [("ordering", "-" + ORDER_CHANGED)], 1, 1)).items
+                if newest and isinstance(newest[0], Mapping) and text(newest[0].get("updated_at")):
+                    since, seen = text(newest[0].get("updated_at")), {_fingerprint(newest[0])}
+                return []
+            events: list[dict[str, str]] = []
+            params = [("updated_after", since), ("ordering", ORDER_CHANGED)]
+            for number in range(1, MAX_CHANGE_PAGES + 1):
+                current = await page(ctx, params, number, CHANGE_PAGE_SIZE)
+                for item in current.items:
+                    event = change_event(item) if isinstance(item, Mapping) else None
+                    if event is None or _fingerprint(item) in seen:
+                        continue
+                    events.append(event)
+                    at = text(item.get("updated_at"))
+                    if at and at != since and (moment(at) or LATEST) >= (moment(since) or LATEST):
+                        since, seen = at, set()
+                    seen.add(_fingerprint(item))
+                if not current.has_next:
+                    break
+            return events
+        finally:
+            ctx.close()
+
+    return poll
+

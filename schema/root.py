@@ -1,6 +1,7 @@
-"""The root schema: one Query merged from every source's query type.
+"""The root schema: one Query merged from every source's query type, one Subscription likewise.
 
-Adding a source adds one import and one entry in ``QUERIES``; nothing in the engine changes.
+Adding a source adds one import and one entry in ``QUERIES`` (and in ``SUBSCRIPTIONS`` when it has live
+updates, ``graph.live``); nothing in the engine changes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from strawberry.tools import merge_types
 
 from graph.errors_extension import GatewaySchema, ShapeErrors
 from graph.limits import limits
+from graph.live import LiveExecutor, LiveOperations
 from graph.purpose import DIRECTIVE, PurposeBinding
 from schema.bag import BagQuery
 from schema.brp import BrpQuery
@@ -22,9 +24,9 @@ from schema.klantinteracties import KlantinteractiesQuery
 from schema.me import MeQuery
 from schema.objecten import ObjectenQuery
 from schema.scalars import SCALARS, ScalarArguments
-from schema.signalen import SignalenQuery
+from schema.signalen import SignalenQuery, SignalenSubscription
 from schema.vakantieverhuur import VakantieverhuurQuery
-from schema.zaken import ZakenQuery, ZakenStatistiekQuery
+from schema.zaken import ZakenQuery, ZakenStatistiekQuery, ZakenSubscription
 
 QUERIES: tuple[type, ...] = (
     ZakenQuery,
@@ -41,9 +43,21 @@ QUERIES: tuple[type, ...] = (
 
 Query = merge_types("Query", QUERIES)
 
+SUBSCRIPTIONS: tuple[type, ...] = (
+    ZakenSubscription,
+    SignalenSubscription,
+)
+
+# merged as merge_types does, with a description for GraphiQL's documentation pane
+Subscription = strawberry.type(
+    type("Subscription", SUBSCRIPTIONS, {}),
+    description="Live updates over a websocket at /graphql (graphql-transport-ws; token and purpose as headers or in "
+    "the connection_init payload). Every event is resolved like a query, afresh from the sources.",
+)
+
 
 @strawberry.directive(
-    locations=[DirectiveLocation.QUERY],
+    locations=[DirectiveLocation.QUERY, DirectiveLocation.SUBSCRIPTION],
     name=DIRECTIVE,
     description="The processing activity (an id from the municipality's register) this operation's personal data "
     "is processed for; overrides the X-Verwerkingsactiviteit header.",
@@ -62,10 +76,13 @@ class _Schema(GatewaySchema):
 
 schema = _Schema(
     query=Query,
+    subscription=Subscription,
     directives=[verwerking],
     config=StrawberryConfig(scalar_map=dict(SCALARS.items())),
+    execution_context_class=LiveExecutor,  # each subscription event under a context of its own (graph.live)
     extensions=[
         ShapeErrors,
+        LiveOperations,
         *limits(ScalarArguments),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +13,8 @@ from strawberry.types import Info
 from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.events import Event
+from graph.live import SKIP, Polling, Skip, feed
 from graph.paging import bounds, window
 from graph.response_cache import response_cached
 from graph.selection import selected_paths
@@ -300,3 +302,40 @@ class SignalenQuery:
                 )
             )
         return MeldingStatistiek(totaal=stats.total or 0, groepen=groups, strategie=stats.strategy)
+
+
+@strawberry.type
+class SignalenSubscription:
+    @strawberry.subscription(
+        description="A melding again each time it changes (state, category, ...), by id or for a category. "
+        "Signalen sends no notifications: the gateway asks it for changes every few seconds ([gateway.live] "
+        "poll_interval_s) while anyone subscribes, and each change is resolved afresh.",
+        extensions=requires("signalen:lezen"),
+    )
+    def melding_gewijzigd(
+        self,
+        info: Info[Context, None],
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this melding: Signalen id or signal UUID.")
+        ] = None,
+        categorie: CategorieArg = None,
+        hoofdcategorie: HoofdcategorieArg = None,
+    ) -> AsyncGenerator[Melding | None, None]:
+        wanted = str(id).strip().lower().replace("-", "") if id is not None else None  # as change events name it
+        if wanted is not None and not (wanted.isdigit() or UUID.match(wanted)):
+            raise BadRequest("'id' must be a Signalen id (digits) or a signal UUID.")
+        flt = sia.filters(categorie, hoofdcategorie)
+
+        def about(event: Event) -> bool:
+            return (
+                (wanted is None or wanted in (event.get("id"), event.get("signal_id")))
+                and (flt.categorie is None or event.get("categorie") == flt.categorie)
+                and (flt.hoofdcategorie is None or event.get("hoofdcategorie") == flt.hoofdcategorie)
+            )
+
+        async def resolve(ctx: Context, event: Event) -> Melding | Skip:
+            found = await sia.signal(ctx, int(event["id"]))  # change events always name one (sia.change_event)
+            return Melding.from_api(found) if found else SKIP
+
+        return feed(info, sia.CHANGES, resolve, about, key=lambda event: event.get("id", ""),
+                    polling=Polling(sia.SIGNALEN, sia.watch_changes))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
@@ -13,8 +13,11 @@ from strawberry.types import Info
 from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
+from graph.events import Event
+from graph.expand import absorb
 from graph.identifiers import valid_bsn
-from graph.paging import bounds
+from graph.live import NOTIFICATIONS, SKIP, Skip, feed
+from graph.paging import bounds, parse_page
 from graph.response_cache import response_cached
 from graph.selection import selected_paths
 from graph.tolerant import integer, text, valid_uuid
@@ -631,3 +634,100 @@ def _dimension(zaak: Mapping[str, Any], dim: ZaakDimensie) -> Any:
     if dim is ZaakDimensie.STATUS:
         return zgw.current_statustype(zaak)
     return zaak.get("einddatum") in (None, "")
+
+
+# -- live updates (graph.live): every ZGW notification about a zaak is an event -------------------------------
+
+KANAAL = "zaken"  # the Notificaties kanaal Zaken APIs publish every change of a zaak (and its parts) on
+
+
+def _same(ctx: Context, source: str, a: str | None, b: str | None) -> bool:
+    """Two links to one object, public URL or configured one alike."""
+    if a is None or b is None:
+        return False
+    if source in ctx.sources:
+        owner = ctx.sources[source]
+        a, b = owner.internal_url(a) or a, owner.internal_url(b) or b
+    return a.rstrip("/") == b.rstrip("/")
+
+
+async def zaak_matching(
+    ctx: Context, uuid: str, filters: list[tuple[str, str]], expand: list[str]
+) -> dict[str, Any] | None:
+    """The zaak if it matches ``filters``: one ``_zoek`` that filters and fetches at once (a BSN stays in the
+    body, out of URLs and logs)."""
+    zgw.own_zaken_only(ctx, filters)
+    body: dict[str, Any] = {"uuid__in": [uuid], **dict(filters)}
+    answer = await zgw.zoek(ctx, await zgw.zaken_forms(ctx), body, expand, [("page", "1")])
+    for zaak in parse_page(answer, zgw.ZAKEN).items:
+        if isinstance(zaak, Mapping) and isinstance(zaak.get("url"), str):
+            absorb(ctx, zaak)
+            return dict(zaak)
+    return None
+
+
+@strawberry.type
+class ZakenSubscription:
+    @strawberry.subscription(
+        description="The zaak again each time the Zaken API notifies a change to it or its parts (status, roles, "
+        "documents, ...), resolved afresh from the sources; null once it is deleted.",
+        extensions=requires("zaken:lezen"),
+    )
+    def zaak_gewijzigd(
+        self,
+        info: Info[Context, None],
+        url: Annotated[str, strawberry.argument(description="URL of the zaak in the Zaken API.")],
+    ) -> AsyncGenerator[Zaak | None, None]:
+        if zgw.ZAKEN not in info.context.sources:
+            raise BadRequest("No Zaken API is configured.")
+        wanted = info.context.sources[zgw.ZAKEN].internal_url(url.strip())
+        if wanted is None or not valid_uuid(zgw.uuid_of(wanted)):
+            raise BadRequest("'url' must be the URL of a zaak in the Zaken API.")
+        expand = zgw.expand_for(selected_paths(info))
+
+        def about(event: Event) -> bool:
+            return event.get("kanaal") == KANAAL and _same(info.context, zgw.ZAKEN, event.get("hoofdObject"), wanted)
+
+        async def resolve(ctx: Context, event: Event) -> Zaak | None:
+            found = await zgw.zaak_by_url(ctx, wanted, expand)
+            return Zaak.from_api(found) if found else None
+
+        return feed(info, NOTIFICATIONS, resolve, about, key=lambda event: wanted)
+
+    @strawberry.subscription(
+        description="Each zaak that changes (any notification about it or its parts), if it is of the zaaktype "
+        "and/or has a role for the person (BSN) given; resolved afresh from the sources. The BSN is only ever sent "
+        "in a search body, never in a URL.",
+        extensions=requires("zaken:lezen"),
+    )
+    def zaken_gewijzigd(
+        self,
+        info: Info[Context, None],
+        zaaktype: Annotated[str | None, strawberry.argument(description="Only zaken of this zaaktype URL.")] = None,
+        bsn: Annotated[
+            str | None, strawberry.argument(description="Only zaken in which this person (BSN) has a role.")
+        ] = None,
+    ) -> AsyncGenerator[Zaak | None, None]:
+        if bsn is not None and not valid_bsn(bsn):
+            raise BadRequest("'bsn' must be a BSN: 9 digits that pass the eleven-test.")
+        if zgw.ZAKEN not in info.context.sources:
+            raise BadRequest("No Zaken API is configured.")
+        filters = zgw.zaak_filters(bsn, zaaktype_url(zaaktype), None, None)
+        expand = zgw.expand_for(selected_paths(info))
+        source = info.context.sources[zgw.ZAKEN]
+
+        def about(event: Event) -> bool:
+            if event.get("kanaal") != KANAAL or source.internal_url(event.get("hoofdObject", "")) is None:
+                return False
+            told = event.get("kenmerken.zaaktype")  # when the message names its zaaktype, no call for others
+            return zaaktype is None or told is None or _same(info.context, zgw.CATALOGI, told, zaaktype)
+
+        async def resolve(ctx: Context, event: Event) -> Zaak | Skip:
+            uuid = zgw.uuid_of(source.internal_url(event["hoofdObject"]) or "")
+            if not valid_uuid(uuid):
+                return SKIP
+            found = await zaak_matching(ctx, uuid, filters, expand) if filters else await zgw.zaak_by_uuid(
+                ctx, uuid, expand)
+            return Zaak.from_api(found) if found else SKIP
+
+        return feed(info, NOTIFICATIONS, resolve, about, key=lambda event: event.get("hoofdObject", ""))
