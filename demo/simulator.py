@@ -22,6 +22,7 @@ import asyncio
 import collections
 import contextlib
 import random
+import time
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass
@@ -391,6 +392,7 @@ class _ControlledApp:
             await self.inner(scope, receive, send)
             return
         sim, behaviour = self.sim, self.sim.behaviour
+        arrived = time.monotonic()  # with ``answered`` in the log, tests see which calls waited for which
         body = await _read_body(receive)
         replayed: list[bool] = []
         gone = asyncio.Event()  # the client left (or the answer is complete): a hang or a trickle ends
@@ -420,7 +422,7 @@ class _ControlledApp:
         def record(status: int, answered: str) -> None:
             if not recorded:
                 recorded.append(True)
-                self._record(scope, body, status, outcome, answered)
+                self._record(scope, body, status, outcome, answered, arrived)
 
         async def versioned_send(message: Message, answered: str = "handler") -> None:
             if message["type"] == "http.response.start":
@@ -484,7 +486,9 @@ class _ControlledApp:
             sim.inflight -= 1
             record(0, "none")  # no answer was started (a crash, a client that left): still count the request
 
-    def _record(self, scope: Scope, body: bytes, status: int, outcome: Outcome | None, answered: str) -> None:
+    def _record(
+        self, scope: Scope, body: bytes, status: int, outcome: Outcome | None, answered: str, arrived: float
+    ) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or "(unmatched)"
         self.sim.counts[f"{scope['method']} {template}"] += 1
@@ -504,6 +508,8 @@ class _ControlledApp:
             "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])},
             "body": parsed,
             "status": status,
+            "arrived": arrived,  # time.monotonic() (one clock for every simulator on the host)
+            "answered": time.monotonic(),
         })
 
     def _record_violation(self, scope: Scope, template: str, status: int, outcome: Outcome, answered: str) -> None:

@@ -24,12 +24,13 @@ from typing import Any
 from strawberry.extensions import FieldExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 from strawberry.types import Info
+from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 
 from graph.caller import PURPOSE_HEADER
 from graph.config import ConfigError
 from graph.context import Context
-from graph.errors import Forbidden, PurposeError
+from graph.errors import Forbidden, GatewayError, PurposeError
 from graph.purpose import DIRECTIVE
 
 
@@ -140,6 +141,22 @@ def needs_personal_scope(field: StrawberryField | None) -> bool:
     if field is None:
         return True
     return any(isinstance(e, Requires) and (e.personal or e.me) for e in field.extensions)
+
+
+def may_resolve(ctx: Context, owner: type, name: str) -> bool:
+    """Whether ``owner.name``'s guard would let this caller through: a parent that starts a child's source call
+    early (``Context.start``) asks this first, so nobody's data is fetched for a field that will be refused."""
+    definition = get_object_definition(owner, strict=True)
+    field = next((f for f in definition.fields if f.python_name == name), None)
+    if field is None:
+        return False
+    try:
+        for extension in field.extensions:
+            if isinstance(extension, Requires):
+                extension.check(ctx)
+    except GatewayError:
+        return False
+    return True
 
 
 def requires(*scopes: str, citizen: bool = False) -> list[FieldExtension]:

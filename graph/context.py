@@ -44,12 +44,27 @@ class Context:
         self.purpose_error: PurposeError | None = PurposeError("PURPOSE_REQUIRED", "No purpose was settled.")
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
         self._batches: set[asyncio.Task[Any]] = set()
+        self._started: dict[Hashable, asyncio.Task[Any]] = {}
 
     def close(self) -> None:
         """End the request's work still in flight. DataLoader batches run as tasks of their own, outside the
         request's task, so a client that leaves (or a deadline) would otherwise not stop their source calls."""
-        for task in list(self._batches):
+        for task in [*self._batches, *self._started.values()]:
             task.cancel()
+
+    def start(self, key: Hashable, work: Callable[[], Awaitable[V]]) -> asyncio.Task[V]:
+        """``work`` running once per request under ``key``: a parent field that already knows what a child
+        field will ask (``persoon(bsn).zaken``) starts it here, and the child, asking under the same key, joins
+        it instead of waiting one more round trip."""
+        found = self._started.get(key)
+        if found is None:
+
+            async def run() -> V:
+                return await work()
+
+            found = self._started[key] = asyncio.ensure_future(run())
+            found.add_done_callback(_retrieved)  # a start nobody joins (a field that failed) logs no warning
+        return found
 
     def loader(
         self, name: Hashable, batch: BatchFn[Any, Any], max_batch_size: int | None = None
@@ -84,3 +99,8 @@ class Context:
             return await self.sources.owner_of(url).get(url, context=self)
 
         return list(await asyncio.gather(*(one(u) for u in urls), return_exceptions=True))
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

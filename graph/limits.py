@@ -40,8 +40,8 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-DEFAULT_FIRST = 20  # as graph/paging.py
-MAX_FIRST = 100
+from graph.paging import DEFAULT_FIRST, LARGEST_FIRST, MAX_FIRST
+
 FANOUT = 5  # items assumed per parent in a list without `first` (rollen, documenten, statussen, ...)
 # Calls a statistics field may make: the pages its scan reads at most (resolvers/zgw.py MAX_SCAN_PAGES 40 plus
 # 5 pages of zaaktypen; Signalen at most 40 count calls, MAX_COUNT_COMBINATIONS).
@@ -263,7 +263,7 @@ class Estimate:
             if value is None:
                 return MAX_FIRST  # unknown until execution: the worst case
         if isinstance(value, IntValueNode):
-            return max(0, min(int(value.value), MAX_FIRST))
+            return max(0, min(int(value.value), LARGEST_FIRST))  # more than its field allows is refused anyway
         return DEFAULT_FIRST
 
     def _type(self, name: str | None, fallback: GraphQLObjectType) -> GraphQLObjectType:

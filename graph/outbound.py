@@ -62,7 +62,8 @@ def user_of(context: Any) -> User | None:
 
 
 def fits(value: str | None) -> bool:
-    return bool(value) and len(value or "") <= MAX_HEADER and all(" " <= c <= "~" for c in value or "")
+    # printable ASCII only (0x20-0x7e): what an HTTP header value may carry as-is
+    return bool(value) and len(value or "") <= MAX_HEADER and (value or "").isascii() and (value or "").isprintable()
 
 
 def data_subjects(bsns: Iterable[str]) -> str | None:

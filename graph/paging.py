@@ -23,7 +23,8 @@ from typing import Any
 from graph.errors import BadRequest, SourceError, unless_absent
 
 DEFAULT_FIRST = 20
-MAX_FIRST = 100
+MAX_FIRST = 100  # a connection's `first`, unless it allows more
+LARGEST_FIRST = 500  # the most any connection allows (zaken: dashboards and exports read five Open Zaak pages)
 
 
 @dataclass(slots=True)
@@ -132,6 +133,7 @@ async def window(
     page_size: int,
     fetch: Callable[[int], Awaitable[Page]],
     learned: Callable[[int], None] | None = None,
+    max_first: int = MAX_FIRST,
 ) -> Window:
     """Fetch the upstream pages (numbered from 1) that hold the window, expecting ``page_size`` items a page.
 
@@ -140,7 +142,7 @@ async def window(
     and ``learned`` is told it. A page past the end (ZGW answers 404) is empty, and the total still comes
     from the source.
     """
-    offset, count = bounds(first, after)
+    offset, count = bounds(first, after, max_first)
     if count == 0:
         page = await fetch(1)
         return Window([], offset, page.total, page.total is None or offset < page.total)

@@ -53,6 +53,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "verblijfplaats.adresseerbaarObjectIdentificatie": ("verblijfplaats.adresseerbaarObjectIdentificatie",),
     "verblijfplaats.nummeraanduidingIdentificatie": ("verblijfplaats.nummeraanduidingIdentificatie",),
     "verblijfplaats.adres": ("verblijfplaats.nummeraanduidingIdentificatie",),
+    # the residents' search needs the dwelling id, which the BRP names too: asked here, it saves the BAG round trip
+    "verblijfplaats.adres.bewoners": (
+        "verblijfplaats.nummeraanduidingIdentificatie",
+        "verblijfplaats.adresseerbaarObjectIdentificatie",
+    ),
     "verblijfplaats.adresseerbaarObject": ("verblijfplaats.adresseerbaarObjectIdentificatie",),
     "verblijfplaats.type": ("verblijfplaats.datumVan",),  # type is not a field: it comes with any other
     "partners": ("partners.burgerservicenummer",),

@@ -28,7 +28,7 @@ from graph.config import declare_source
 from graph.context import Context
 from graph.errors import Forbidden, ResultTooLarge, SourceError, unless_absent
 from graph.expand import absorb
-from graph.paging import Page, Window, bounds, parse_page, window
+from graph.paging import LARGEST_FIRST, Page, Window, bounds, parse_page, window
 from graph.selection import children
 from graph.tolerant import mapping, text, valid_uuid
 from resolvers.zgw_forms import FORMS, ZakenForms
@@ -81,7 +81,7 @@ async def zaken_window(
     forms = await zaken_forms(ctx)
     personal = any(name in PERSONAL_FILTERS for name, _ in filters)
     sizes = forms.zoek if personal else forms.lists
-    asked, expected = sizes.plan(*bounds(first, after))
+    asked, expected = sizes.plan(*bounds(first, after, LARGEST_FIRST))
 
     async def fetch(number: int) -> Page:
         paging = [("page", str(number))] + ([("pageSize", str(asked))] if asked is not None else [])
@@ -95,7 +95,7 @@ async def zaken_window(
             absorb(ctx, zaak)
         return page
 
-    return await window(first, after, expected, fetch, lambda real: sizes.learn(asked, real))
+    return await window(first, after, expected, fetch, lambda real: sizes.learn(asked, real), LARGEST_FIRST)
 
 
 async def zoek(

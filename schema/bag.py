@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from graph.authz import requires
+from graph.authz import may_resolve, requires
 from graph.context import Context
 from graph.errors import BadRequest, unless_absent
 from graph.identifiers import valid_bag_id
-from graph.selection import selected_paths
+from graph.selection import children, only_child, selected_paths
 from graph.tolerant import integer, text
 from resolvers import bag, brp
 
@@ -145,6 +145,18 @@ async def adres_for(info: Info[Context, None], nummeraanduiding_id: str) -> Adre
     expand = bag.adres_expand(selected_paths(info))
     found = await unless_absent(bag.adres(info.context, nummeraanduiding_id, expand), None)
     return Adres.from_api(found) if found else None
+
+
+def start_bewoners(info: Info[Context, None], adresseerbaar_object_id: str | None) -> None:
+    """Start ``Adres.bewoners`` from the dwelling id a BRP person's verblijfplaats already names, together with
+    the BAG call for the address rather than after it; the field then finds the answer in the request's BRP
+    loader. Only when the caller may see that field."""
+    if not adresseerbaar_object_id or only_child(info, "bewoners") is None:
+        return
+    if not may_resolve(info.context, Adres, "bewoners"):
+        return
+    ctx, fields = info.context, brp.brp_fields(children(selected_paths(info), "bewoners"))
+    ctx.start(("bewoners", adresseerbaar_object_id, fields), lambda: brp.bewoners(ctx, adresseerbaar_object_id, fields))
 
 
 async def adres_for_link(info: Info[Context, None], url: str | None, identificatie: str | None) -> Adres | None:

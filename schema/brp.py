@@ -12,6 +12,7 @@ from graph.authz import requires
 from graph.context import Context
 from graph.errors import BadRequest
 from graph.identifiers import valid_bsn
+from graph.paging import DEFAULT_FIRST
 from graph.selection import selected_paths
 from graph.tolerant import integer, mapping, text
 from resolvers import brp
@@ -99,8 +100,9 @@ class Verblijfplaats:
     async def adres(self, info: Info[Context, None]) -> Annotated[Adres, strawberry.lazy("schema.bag")] | None:
         if not self.nummeraanduiding_identificatie:
             return None
-        from schema.bag import adres_for
+        from schema.bag import adres_for, start_bewoners
 
+        start_bewoners(info, self.adresseerbaar_object_identificatie)  # the residents need no BAG answer
         return await adres_for(info, self.nummeraanduiding_identificatie)
 
     @strawberry.field(
@@ -173,7 +175,7 @@ class Persoon:
         extensions=requires("zaken:lezen", citizen=True),
     )
     async def zaken(
-        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+        self, info: Info[Context, None], first: int | None = DEFAULT_FIRST, after: str | None = None
     ) -> Connection[Annotated[Zaak, strawberry.lazy("schema.zaken")]] | None:
         from schema.zaken import zaken_for_bsn
 
@@ -300,6 +302,9 @@ class BrpQuery:
     async def persoon(self, info: Info[Context, None], burgerservicenummer: str) -> Persoon | None:
         if not valid_bsn(burgerservicenummer):
             raise BadRequest("'burgerservicenummer' must be a BSN: 9 digits that pass the eleven-test.")
+        from schema.zaken import start_zaken_for_bsn
+
+        start_zaken_for_bsn(info, Persoon, burgerservicenummer)  # its BSN is known now: no need to wait for the BRP
         return await persoon_for(info, burgerservicenummer)
 
     @strawberry.field(

@@ -24,7 +24,7 @@ from demo.issuer import EMPLOYEE_SCOPES, IssuerSimulator
 from demo.model import Municipality
 from demo.runner import Municipal, free_port, running_alone
 from graph.app import create_app
-from graph.authn import Authenticator, auth_settings
+from graph.authn import Authenticator, AuthError, auth_settings
 from graph.config import ConfigError, GatewayConfig
 from tests.conftest import PURPOSE, Gateway, gateway_settings
 
@@ -303,3 +303,33 @@ def test_the_token_command_says_when_the_issuer_is_not_running() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "not running" in done.stderr and "make demo" in done.stderr
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(
+    demo: Municipal, issuer: IssuerSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same token again is not verified again (its signature checked once), but it still stops at its own
+    ``exp``: remembering never stretches a token's life. A tampered copy is a different token, checked anew."""
+    import graph.authn
+
+    checked: list[str] = []
+    decode = graph.authn.jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(graph.authn.jwt, "decode", counting)
+    authenticator = Authenticator(auth_settings(settings_for(demo, issuer, leeway_s=0)))
+    try:
+        token = issuer.mint(lifetime_s=2)
+        callers = [await authenticator.authenticate(f"Bearer {token}") for _ in range(5)]
+        assert len(checked) == 1 and len({c.subject for c in callers}) == 1
+        tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        with pytest.raises(AuthError):
+            await authenticator.authenticate(f"Bearer {tampered}")
+        await asyncio.sleep(2.1)
+        with pytest.raises(AuthError):
+            await authenticator.authenticate(f"Bearer {token}")
+    finally:
+        await authenticator.aclose()
