@@ -6,6 +6,7 @@ import contextlib
 import functools
 import logging
 import time
+import types
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -48,6 +49,7 @@ from graph.notifications import Notifications
 from graph.oplog import log_operation, safe_name
 from graph.purpose import Register, register_for
 from graph.readiness import Readiness
+from graph.request_limits import BODY
 from graph.response_cache import ResponseCache, response_cache_settings
 from graph.source import Sources
 from graph.tracing import Tracing, operation_span, tracing_for
@@ -88,7 +90,31 @@ class GraphQLEndpoint(GraphQLOverHTTP, GraphQL[Context, None]):
                     await send({"type": "websocket.close", "code": 1008})  # policy violation, before accepting
                 return
             scope.setdefault("state", {})[CALLER] = caller
+            if scope["type"] == "http" and await self._kept(scope, receive, send, caller):
+                return
         await super().__call__(scope, receive, send)
+
+    async def _kept(self, scope: Scope, receive: Receive, send: Send, caller: Caller) -> bool:
+        """A dashboard poll whose answer is fresh in the response cache is sent from there, before Strawberry
+        parses the request: about half the CPU of going through the view (``graph.response_cache.fresh``).
+        With tracing on, every operation takes the view's path, which makes its span."""
+        if self.responses is None or self.tracing is not None:
+            return False
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        limits = getattr(getattr(scope.get("app"), "state", None), "limits", None)
+        max_tokens = limits.max_tokens if isinstance(limits, Limits) else Limits().max_tokens
+        found = await self.responses.fresh(request, scope.get(BODY), caller, max_tokens)
+        if found is None:
+            return False
+        response, query, given = found
+        await response(scope, receive, send)
+        name = operation_name(given, query)
+        seconds = time.perf_counter() - started
+        log_operation(types.SimpleNamespace(processing=processing_of(request)), name, None, seconds)
+        if self.metrics is not None:
+            self.metrics.observe_operation(safe_name(name), "ok", seconds)
+        return True
 
     def _ide_page(self, scope: Scope) -> bool:
         return scope["type"] == "http" and self.should_render_graphql_ide(self.request_adapter_class(Request(scope)))

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graph.budget import STARTED
 from graph.limits import Limits
 
+BODY = "gemeentegraaf.body"  # the request body, read here, in the ASGI scope for whoever needs it before the view
 GRACE_S = 2.0  # after the deadline the budget stage has refused calls; the answer gets this long to be sent
 
 
@@ -46,6 +47,7 @@ class RequestLimits:
         body = await self._body(scope, receive, send)
         if body is None:
             return
+        scope[BODY] = body
         await self._run(scope, body, receive, send)
 
     async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:

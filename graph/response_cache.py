@@ -77,8 +77,10 @@ from graph import __version__
 from graph.authz import needs_personal_scope
 from graph.budget import STARTED
 from graph.cache import Store
+from graph.caller import Caller
 from graph.config import ConfigError, GatewayConfig
 from graph.context import Context
+from graph.graphql_http import JSON, accepted
 from graph.limits import limits_of
 
 log = logging.getLogger(__name__)
@@ -366,18 +368,24 @@ class ResponseCache:
         return cls(response_cache_settings(config), store, schema)
 
     def decision(self, data: GraphQLRequestData, max_tokens: int) -> Decision | None:
-        if not self.settings.enabled or not data.query:
+        return self._decide(data.query, data.operation_name, max_tokens)
+
+    def _decide(self, query: str | None, name: str | None, max_tokens: int) -> Decision | None:
+        if not self.settings.enabled or not query:
             return None
-        document = hashlib.sha256(data.query.encode()).hexdigest()  # kept by hash: documents can be large
-        key = (document, data.operation_name)
+        document = hashlib.sha256(query.encode()).hexdigest()  # kept by hash: documents can be large
+        key = (document, name)
         if key in self._decisions:
             ttl_s = self._decisions[key]
         else:
-            ttl_s = self._decisions[key] = decide(self.schema, data.query, data.operation_name, self.ttls, max_tokens)
+            ttl_s = self._decisions[key] = decide(self.schema, query, name, self.ttls, max_tokens)
         return None if ttl_s is None else Decision(ttl_s, document)
 
     def key_of(self, decision: Decision, data: GraphQLRequestData, scopes: frozenset[str]) -> str:
-        what = [__version__, decision.document, data.operation_name, data.variables or {}, sorted(scopes)]
+        return self._key(decision, data.operation_name, data.variables, scopes)
+
+    def _key(self, decision: Decision, name: str | None, variables: Any, scopes: frozenset[str]) -> str:
+        what = [__version__, decision.document, name, variables or {}, sorted(scopes)]
         try:
             digest = hashlib.sha256(orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).hexdigest()
         except TypeError:  # variables orjson cannot write (a file upload): never kept
@@ -385,6 +393,38 @@ class ResponseCache:
         return f"gg:response:{FORMAT}:{digest}"
 
     # -- the request path -----------------------------------------------------------------------------------
+
+    async def fresh(
+        self, request: Request, body: bytes | None, caller: Caller, max_tokens: int
+    ) -> tuple[Response, str, str | None] | None:
+        """A fresh kept answer as the HTTP response, straight from the store, before the GraphQL view parses
+        anything: the body is the one kept (byte for byte what the view would send) with the headers ``respond``
+        gives, and the operation's document and name. None for anything else (stale, missing, not kept, not a
+        plain JSON or GET request): the view then answers as usual, refreshing a stale answer."""
+        if not self.settings.enabled or caller.citizen:
+            return None
+        asked = _asked(request, body)
+        if asked is None:
+            return None
+        query, name, variables = asked
+        decision = self._decide(query, name, max_tokens)
+        key = self._key(decision, name, variables, caller.scopes) if decision is not None else ""
+        if not key:
+            return None
+        entry = Entry.decode(await self.store.get(key))
+        now = self._clock()
+        if entry is None or now >= entry.fresh_until:
+            return None
+        self.stats["fresh"] += 1
+        etag = '"' + hashlib.sha256(entry.payload).hexdigest()[:40] + '"'
+        media = accepted(request.headers.get("accept", ""))
+        headers = {"Cache-Control": f"private, max-age={max(0, int(entry.fresh_until - now))}", "ETag": etag,
+                   "Vary": "Authorization, Accept"}
+        validators = request.headers.get("if-none-match") if request.method == "GET" else None
+        if validators is not None and _matches(validators, etag):
+            return Response(status_code=304, headers=headers), query, name
+        return Response(entry.payload, headers=headers,
+                        media_type=JSON if media == JSON else f"{media}; charset=utf-8"), query, name
 
     async def answer(
         self,
@@ -534,3 +574,25 @@ def _matches(if_none_match: str, etag: str) -> bool:
     """``If-None-Match`` against our ETag, by the weak comparison RFC 9110 asks for here."""
     wanted = etag.removeprefix("W/")
     return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def _asked(request: Request, body: bytes | None) -> tuple[str, str | None, Any] | None:
+    """(query, operationName, variables) of a GET or a JSON POST, or None for anything the view must judge."""
+    try:
+        if request.method == "GET":
+            params = request.query_params
+            raw = params.get("variables")
+            asked: Any = {"query": params.get("query"), "operationName": params.get("operationName"),
+                          "variables": orjson.loads(raw) if raw else None}
+        elif request.method == "POST" and body and request.headers.get("content-type", "").startswith(JSON):
+            asked = orjson.loads(body)
+        else:
+            return None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(asked, dict):
+        return None
+    query, name, variables = asked.get("query"), asked.get("operationName"), asked.get("variables")
+    if not isinstance(query, str) or not isinstance(name, str | None) or not isinstance(variables, dict | None):
+        return None
+    return query, name, variables

@@ -317,6 +317,37 @@ async def test_a_get_with_the_etag_gets_304(make_gateway: Callable[..., Gateway]
     assert await upstream(demo, "signalen") == before, "GET and POST share the entry"
 
 
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_a_fresh_answer_sent_before_the_view_is_the_views_answer(
+    make_gateway: Callable[..., Gateway], demo: Municipal, accept: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh kept answer is sent before Strawberry reads the request (``ResponseCache.fresh``): the same
+    bytes and headers as the view's answer that stored it, for POST and GET alike, without executing anything."""
+    from graph.app import GraphQLEndpoint
+
+    gw = make_gateway(rc={"ttl": {"meldingenStatistiek": 60}})
+    headers = {"Accept": accept}
+    stored = await post(gw, STATS, BY_STATUS, headers)
+    executed: list[bool] = []
+    view = GraphQLEndpoint.execute_single
+
+    async def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        executed.append(True)
+        return await view(self, *args, **kwargs)
+
+    monkeypatch.setattr(GraphQLEndpoint, "execute_single", counting)
+    fresh_before = responses_of(gw).stats["fresh"]
+    again = await post(gw, STATS, BY_STATUS, headers)
+    got = await gw.client.get("/graphql", params={"query": STATS, "variables": '{"g": ["STATUS"]}'}, headers=headers)
+    assert executed == [] and responses_of(gw).stats["fresh"] == fresh_before + 2
+    for answer in (again, got):
+        assert answer.status_code == 200 and answer.content == stored.content
+        for name in ("content-type", "etag", "vary", "x-content-type-options"):
+            assert answer.headers.get(name) == stored.headers.get(name), name
+        assert answer.headers["cache-control"].startswith("private, max-age=")
+    assert stored.headers["content-type"].startswith(accept)
+
+
 async def test_answers_that_are_not_kept_stay_no_store(
     make_gateway: Callable[..., Gateway], demo: Municipal
 ) -> None:
