@@ -175,3 +175,33 @@ async def test_zaken_with_persons_cost_pages_plus_batches_plus_types(unthrottled
     assert len(calls["brp"]) == math.ceil(len(bsns) / BRP_BATCH)
     assert len(calls["catalogi"]) == len({z["zaaktype"] for z in zaken})
     assert waves([c for cs in calls.values() for c in cs]) == 2
+
+
+@pytest.mark.parametrize("key", ["zaken", "zaaktype", "persons", "person"])
+async def test_the_benchmarks_comparable_queries_take_the_fewest_calls_and_waves(
+    unthrottled: Gateway, key: str
+) -> None:
+    """P1 on the queries `make bench-peers` compares (their texts from bench/peer_systems.py): the zaken page
+    once, each distinct zaaktype once, the persons 20 BSNs a call; one wave per level of links, cold."""
+    from bench.peer_systems import GG_PERSON, GG_PERSONS, GG_ZAAKTYPE, GG_ZAKEN
+
+    gw = unthrottled
+    async with Rest(gw.world) as rest:
+        zaken = (await rest.get(f"{gw.world.urls['zaken']}/zaken", {"expand": "rollen"}))["results"][:20]
+    bsns = {r["betrokkeneIdentificatie"]["inpBsn"] for z in zaken for r in z["_expand"].get("rollen", [])
+            if r["betrokkeneType"] == "natuurlijk_persoon" and r["betrokkeneIdentificatie"].get("inpBsn")}
+    query, variables, expected, levels = {
+        "zaken": (GG_ZAKEN, None, {"zaken": 1}, 1),
+        "zaaktype": (GG_ZAAKTYPE, None, {"zaken": 1, "catalogi": len({z["zaaktype"] for z in zaken})}, 2),
+        "persons": (GG_PERSONS, None, {"zaken": 1, "brp": math.ceil(len(bsns) / BRP_BATCH)}, 2),
+        "person": (GG_PERSON, {"bsn": sorted(bsns)[0]}, {"brp": 1}, 1),
+    }[key]
+    slow_sources(gw)
+    gw.reset_counts()
+
+    answer = await gw.query(query, variables)
+
+    assert "errors" not in answer, answer.get("errors")
+    calls = recorded(gw)
+    assert {name: len(found) for name, found in calls.items() if found} == expected
+    assert waves([c for found in calls.values() for c in found]) == levels
