@@ -68,6 +68,14 @@ bench/gateways/node_modules/.installed: bench/gateways/package.json bench/gatewa
 	cd bench/gateways && npm ci --no-audit --no-fund
 	@touch $@
 
+# The issue's performance targets P3, P5, P6 and P7, Gemeentegraaf alone (bench/README.md): about 13 minutes, ten of
+# them the P5 soak; `make bench-targets TARGETS_ARGS=--quick` about 2.5. Installs wrk, and matplotlib for the RSS chart.
+.PHONY: bench-targets
+bench-targets: $(SETUP)
+	command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.targets $(TARGETS_ARGS)
+
 # The image's Python packages (docker/): pinned with hashes from pyproject's dependencies, by the image's Python.
 # pip-tools runs from a throwaway venv, so neither .venv nor pyproject needs it. Pins stay as they are unless a
 # dependency needs otherwise; `make lock LOCK_ARGS=--upgrade` moves every pin to the newest allowed release.

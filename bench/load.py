@@ -107,11 +107,16 @@ def cpu_seconds(pid: int) -> float:
 
 def peak_rss_mb(pid: int) -> float:
     """The high-water mark of resident memory (VmHWM), summed over the process tree."""
+    return rss_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory now (VmRSS), or another kB field of /proc/<pid>/status, summed over the process tree."""
     total = 0
     for p in tree(pid):
         try:
             status = Path(f"/proc/{p}/status").read_text()
         except OSError:
             continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:")), 0)
     return round(total / 1024, 1)
