@@ -314,7 +314,7 @@ class HttpCache:
 
     def key_for(self, call: SourceCall) -> CallKey | None:
         """The call's key, or None when its answer must not be kept (or looked up) at all."""
-        if not call.idempotent or call.method.upper() not in {"GET", "POST"}:
+        if not call.keep or not call.idempotent or call.method.upper() not in {"GET", "POST"}:
             return None
         key = CallKey.of(call, self.settings)
         # personal data stays per request, unless the operator chose otherwise: then per caller and purpose

@@ -31,6 +31,9 @@ class SourceCall:
     idempotent: bool = True  # GETs, and POSTs that only query (BRP /personen, ZGW _zoek, GraphQL queries)
     context: Any = None
     subjects: tuple[str, ...] = ()
+    # False: the HTTP cache neither keeps nor looks up the answer (a statistics scan's megabyte pages are read
+    # once into an aggregate, which the response cache keeps; holding the pages too costs memory for nothing)
+    keep: bool = True
 
 
 @dataclass(slots=True)

@@ -262,10 +262,11 @@ class Source:
         headers: Mapping[str, str] | None = None,
         context: Any = None,
         subjects: Iterable[str] = (),
+        keep: bool = True,
     ) -> Any:
         call = SourceCall(
             self.name, "GET", self.url(path_or_url), params, headers=dict(headers or {}), context=context,
-            subjects=tuple(subjects),
+            subjects=tuple(subjects), keep=keep,
         )
         return (await self.send(call)).json()
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -83,6 +82,9 @@ declare_gateway_table("tracing", _KEYS, tracing_settings)
 
 
 def otlp_exporter(settings: TracingSettings) -> SpanExporter:
+    # imported only when tracing is on: the exporter (protobuf, requests) is most of this module's memory
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
     return OTLPSpanExporter(endpoint=settings.otlp_endpoint)
 
 

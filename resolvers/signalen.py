@@ -561,7 +561,7 @@ async def _scan(ctx: Context, dims: Sequence[str], flt: Filters) -> Statistics:
     async def fetch(n: int) -> Page:
         query = [*params, ("page_size", str(size))] + ([("page", str(n))] if n > 1 else [])
         try:
-            return parse_page(await source.get(LIST, query, context=ctx), SIGNALEN)
+            return parse_page(await source.get(LIST, query, context=ctx, keep=False), SIGNALEN)
         except SourceError as exc:
             if exc.code == "NOT_FOUND" and n > 1:  # the list shrank while scanning
                 return Page([], None, False)

@@ -370,7 +370,7 @@ async def _scan_page(
     params = [*filters, *([("pageSize", str(size))] if size else []), ("page", str(number))]
     if expand:
         params.append(("expand", ",".join(expand)))
-    return parse_page(await ctx.sources[ZAKEN].get("/zaken", params, headers=CRS, context=ctx), ZAKEN)
+    return parse_page(await ctx.sources[ZAKEN].get("/zaken", params, headers=CRS, context=ctx, keep=False), ZAKEN)
 
 
 def doorlooptijd_dagen(zaak: Mapping[str, Any]) -> int | None:
