@@ -15,6 +15,7 @@ import random
 import string
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from demo.geo import rd_to_wgs84
@@ -163,20 +164,44 @@ ORGANISATIE_REKENINGEN = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a generated municipality lies and which numbers it draws from. Several municipalities share one
+    national BRP and BAG (``national``), so their BAG ids (which begin with the gemeentecode), woonplaats ids,
+    postcodes and BSNs must never meet; the default is the demo's first municipality."""
+
+    gemeentecode: str = GEMEENTECODE
+    gemeentenaam: str = GEMEENTENAAM
+    woonplaatsen: tuple[tuple[str, str], ...] = WOONPLAATSEN
+    first_bsn: int = 900_000_000  # BSNs climb by about 225 per person from here: 4.5 million at scale 10
+    first_postcode: int = 3800
+    rd_origin: tuple[float, float] = RD_ORIGIN
+
+
+# The demo's other municipalities (``gemeentegraaf demo``): smaller, with seeds and numbers of their own.
+OTHER_PLACES = (
+    Place("0998", "Graafmeer", (("3993", "Graafmeer"), ("3994", "Meerdijk"), ("3995", "Oud-Meer")),
+          first_bsn=930_000_000, first_postcode=3700, rd_origin=(160000.0, 455000.0)),
+    Place("0997", "Graafsloot", (("3996", "Graafsloot"), ("3997", "Slootdorp"), ("3998", "Sluiswijk")),
+          first_bsn=960_000_000, first_postcode=3600, rd_origin=(150000.0, 465000.0)),
+)
+
+
 class _Ids:
     """Deterministic identifiers, all drawn from the one random stream."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, place: Place = Place()) -> None:
         self.rng = rng
         self.serial: dict[str, itertools.count[int]] = {}
-        self._bsn = 900000000
+        self._bsn = place.first_bsn
+        self._code = place.gemeentecode
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def bag(self, type_code: str) -> str:
         counter = self.serial.setdefault(type_code, itertools.count(1))
-        return f"{GEMEENTECODE}{type_code}{next(counter) + 200000:010d}"
+        return f"{self._code}{type_code}{next(counter) + 200000:010d}"
 
     def bsn(self) -> str:
         while True:
@@ -214,25 +239,26 @@ def _pick_weighted(rng: random.Random, items: Sequence[T], weights: Sequence[int
     return rng.choices(items, weights=weights, k=1)[0]
 
 
-def generate(seed: int = 1, scale: float = 1.0) -> Municipality:
+def generate(seed: int = 1, scale: float = 1.0, place: Place = Place()) -> Municipality:
     """Build the municipality: scale 1 is about 1,000 addresses, 2,000 persons, 3,000 zaken."""
     if scale <= 0:
         raise ValueError("scale must be positive")
     rng = random.Random(seed)
-    ids = _Ids(rng)
+    ids = _Ids(rng, place)
+    code, rd_origin = place.gemeentecode, place.rd_origin
     n_addresses = max(40, round(1000 * scale))
     n_persons = max(60, round(2000 * scale))
     n_zaken = max(60, round(3000 * scale))
     n_meldingen = max(100, round(10000 * scale))
 
-    woonplaatsen = {wid: Woonplaats(wid, naam, GEMEENTECODE, GEMEENTENAAM) for wid, naam in WOONPLAATSEN}
+    woonplaatsen = {wid: Woonplaats(wid, naam, code, place.gemeentenaam) for wid, naam in place.woonplaatsen}
     buurten: dict[str, Buurt] = {}
     buurt_cells: dict[str, tuple[float, float]] = {}
     for w, wijk in enumerate(WIJKEN):
         for b, naam in enumerate(BUURTEN[w]):
-            code = f"BU{GEMEENTECODE}{w + 1:02d}{b + 1:02d}"
-            buurten[code] = Buurt(code, naam, wijk)
-            buurt_cells[code] = (RD_ORIGIN[0] + w * WIJK_KM, RD_ORIGIN[1] + b * WIJK_KM)
+            buurtcode = f"BU{code}{w + 1:02d}{b + 1:02d}"
+            buurten[buurtcode] = Buurt(buurtcode, naam, wijk)
+            buurt_cells[buurtcode] = (rd_origin[0] + w * WIJK_KM, rd_origin[1] + b * WIJK_KM)
 
     # --- BAG: streets, buildings, units and their addresses --------------------------------------
     street_names = [stem + suffix for suffix in STREET_SUFFIXES for stem in STREET_STEMS]
@@ -248,7 +274,7 @@ def generate(seed: int = 1, scale: float = 1.0) -> Municipality:
     buurt_codes = list(buurten)
     for s in range(n_streets):
         naam = street_names[s % len(street_names)] + ("" if s < len(street_names) else f" {s // len(street_names) + 1}")
-        woonplaats_id = _pick_weighted(rng, woonplaats_ids, (6, 3, 1))
+        woonplaats_id = _pick_weighted(rng, woonplaats_ids, (6, 3, 1)[: len(woonplaats_ids)])
         orid = ids.bag("30")
         openbare_ruimten[orid] = OpenbareRuimte(orid, naam, naam[:24], woonplaats_id)
         street_buurt[orid] = buurt_codes[s % len(buurt_codes)]
@@ -263,7 +289,7 @@ def generate(seed: int = 1, scale: float = 1.0) -> Municipality:
         street_postcode[orid] = (serial, used + 1)
         letters = string.ascii_uppercase
         pair = serial % 676
-        return f"{3800 + serial // 676}{letters[pair // 26]}{letters[pair % 26]}"
+        return f"{place.first_postcode + serial // 676}{letters[pair // 26]}{letters[pair % 26]}"
 
     def add_address(orid: str, huisnummer: int, letter: str | None, toevoeging: str | None, pand_id: str,
                     xy: tuple[float, float], doel: list[str]) -> None:
@@ -604,13 +630,30 @@ def generate(seed: int = 1, scale: float = 1.0) -> Municipality:
                 transacties[tx.id] = tx
 
     return Municipality(
-        seed=seed, scale=scale, gemeentecode=GEMEENTECODE, gemeentenaam=GEMEENTENAAM, rsin=rsin,
+        seed=seed, scale=scale, gemeentecode=code, gemeentenaam=place.gemeentenaam, rsin=rsin,
         woonplaatsen=woonplaatsen, buurten=buurten, openbare_ruimten=openbare_ruimten, panden=panden,
         nummeraanduidingen=nummeraanduidingen, verblijfsobjecten=verblijfsobjecten, personen=personen,
         catalogus=catalogus, zaken=zaken, documenten=documenten, besluiten=besluiten, categorieen=categorieen,
         meldingen=meldingen, partijen=partijen, klantcontacten=klantcontacten, objecttypen=objecttypen,
         objecten=objecten, vakantieverhuur=vakantieverhuur, rekeningen=rekeningen, burgers=burgers,
         afspraken=afspraken, transacties=transacties,
+    )
+
+
+def national(first: Municipality, *others: Municipality) -> Municipality:
+    """``first`` with a national BRP and BAG: its persons and addresses and those of ``others`` (generated at
+    other ``Place``s, so no id meets another). Only the registers the BRP and BAG serve are joined; zaken,
+    meldingen and the rest stay ``first``'s own, as each municipality keeps its own."""
+    every = (first, *others)
+    return replace(
+        first,
+        woonplaatsen={k: v for m in every for k, v in m.woonplaatsen.items()},
+        buurten={k: v for m in every for k, v in m.buurten.items()},
+        openbare_ruimten={k: v for m in every for k, v in m.openbare_ruimten.items()},
+        panden={k: v for m in every for k, v in m.panden.items()},
+        nummeraanduidingen={k: v for m in every for k, v in m.nummeraanduidingen.items()},
+        verblijfsobjecten={k: v for m in every for k, v in m.verblijfsobjecten.items()},
+        personen={k: v for m in every for k, v in m.personen.items()},
     )
 
 

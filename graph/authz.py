@@ -95,8 +95,10 @@ class Requires(FieldExtension):
         added = ""
         if self.me:
             added += " Only for a citizen (a token with a BSN); their own data."
-        else:
+        elif self.scopes:
             added += f" Requires scope {', '.join(f'`{s}`' for s in self.scopes)}."
+        else:  # a field that only opens others, each guarded by its own scope (gemeente)
+            added += " For any employee's token (not a citizen's); its fields need their own scopes."
         if self.personal:
             added += f" Personal data: needs a purpose ({PURPOSE_HEADER} or @{DIRECTIVE})."
         if not said.endswith(added.strip()):  # every schema built from the field applies it (the subgraph too)

@@ -43,6 +43,7 @@ class CallBudget:
         self._budgets: weakref.WeakKeyDictionary[object, Budget] = weakref.WeakKeyDictionary()
 
     def budget(self, context: object) -> Budget:
+        context = getattr(context, "root", context)  # a municipality's part spends the request's budget
         found = self._budgets.get(context)
         if found is None:
             limits = limits_of(context)

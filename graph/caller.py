@@ -15,6 +15,8 @@ from starlette.requests import Request
 
 from graph.identifiers import valid_bsn
 
+MUNICIPALITY_SCOPE = "gemeente:"  # gemeente:0363 limits a token to that municipality's part of the graph
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -32,6 +34,13 @@ class Caller:
     @property
     def citizen(self) -> bool:
         return self.bsn is not None
+
+    @property
+    def municipalities(self) -> frozenset[str] | None:
+        """The municipalities (CBS codes) a token limits its caller to, by scopes ``gemeente:<code>``; None when
+        it names none: then every configured municipality, as tokens from before there were several."""
+        codes = frozenset(s[len(MUNICIPALITY_SCOPE):] for s in self.scopes if s.startswith(MUNICIPALITY_SCOPE))
+        return codes or None
 
     @property
     def representation(self) -> str:

@@ -173,9 +173,11 @@ def sources(
     scale: float = typer.Option(1.0, help="Size of the municipality; 1 is about 2,000 persons."),
     seed: int = typer.Option(1, help="Seed of the generated data; the same seed gives the same municipality."),
     zgw_profile: str | None = ZGW_PROFILE,
+    municipalities: int = typer.Option(
+        1, min=1, max=3, help="Municipalities: 2 or 3 adds the others of demo/gemeenten.toml (ports 8111-8124)."),
 ) -> None:
-    """Run every simulated source API (ports 8101-8109) in one process."""
-    asyncio.run(serve_world(_world(seed, scale, zgw_profile)))
+    """Run every simulated source API (ports 8101-8110) in one process."""
+    asyncio.run(serve_world(_world(seed, scale, zgw_profile, municipalities)))
 
 
 @app.command()
@@ -184,11 +186,14 @@ def demo(
     seed: int = typer.Option(1, help="Seed of the generated data."),
     zgw_profile: str | None = ZGW_PROFILE,
     port: int | None = typer.Option(None, help="The gateway's port. Default: \\[gateway] port (8000)."),
+    municipalities: int = typer.Option(
+        3, min=1, max=3, help="Municipalities in the graph (demo/gemeenten.toml): Graafland, then Graafmeer and "
+        "Graafsloot, smaller, over one national BRP and BAG."),
 ) -> None:
-    """Run the demo municipality's sources and the gateway (GraphiQL at /graphql). GEMEENTEGRAAF_* variables
+    """Run the demo municipalities' sources and the gateway (GraphiQL at /graphql). GEMEENTEGRAAF_* variables
     override the demo's configuration as they do for `serve`."""
     _logging()
-    world = _world(seed, scale, zgw_profile)
+    world = _world(seed, scale, zgw_profile, municipalities)
     try:
         settings = _demo_settings(world, port)
     except ConfigError as exc:
@@ -196,12 +201,12 @@ def demo(
     asyncio.run(_demo(world, settings))
 
 
-def _world(seed: int, scale: float, zgw_profile: str | None) -> Municipal:
+def _world(seed: int, scale: float, zgw_profile: str | None, municipalities: int = 1) -> Municipal:
     if zgw_profile is not None and zgw_profile not in PROFILES:
         raise typer.BadParameter(f"must be one of {', '.join(PROFILES)}", param_hint="--zgw-profile")
     typer.echo(f"Generating the demo municipality (seed {seed}, scale {scale}: about {round(2000 * scale):,} "
-               "persons) …")
-    return announced(seed, scale, zgw_profile)
+               f"persons){' and ' + str(municipalities - 1) + ' smaller ones' if municipalities > 1 else ''} …")
+    return announced(seed, scale, zgw_profile, municipalities)
 
 
 DEMO_TOKEN_S = 7 * 86400  # as long as anyone runs a demo; the issuer's keys die with the process anyway

@@ -11,6 +11,21 @@ The file has a ``[gateway]`` table and one ``[sources.<name>]`` table per source
     max_concurrency = 10
     public_urls = ["https://brp.example.nl/haalcentraal/api/brp"]  # links it writes, if not by ``url``
 
+Several municipalities in one graph: ``[municipalities.<gemeentecode>]`` names a municipality and maps the roles
+of its own sources (``zaken``, ``signalen``, …: the names the resolvers ask for) to ``[sources.<name>]`` tables;
+every source no municipality names is national (BRP, BAG) and shared by all::
+
+    [municipalities]
+    default = "0999"          # the municipality the top-level fields (zaken, meldingen, …) serve
+    [municipalities.0999]
+    naam = "Graafland"
+    sources = { zaken = "zaken", signalen = "signalen" }
+    [municipalities.0998]
+    naam = "Graafmeer"
+    sources = { zaken = "zaken_0998", signalen = "signalen_0998" }
+
+Without the table the gateway is one municipality, its sources named by their roles.
+
 ``GEMEENTEGRAAF_<SOURCE>_<KEY>`` overrides one value (``GEMEENTEGRAAF_BRP_KEY=...``), so secrets can come
 from the environment instead of the file; ``GEMEENTEGRAAF_GATEWAY_PORT`` likewise for the gateway, and
 ``GEMEENTEGRAAF_AUTH_<KEY>`` for its ``[gateway.auth]`` table (``graph.authn``).
@@ -53,7 +68,7 @@ Kind = Literal["number", "int", "bool", "str", "strings", "table", "any"]
 strings or a comma-separated string."""
 
 DEMO_PREFIX = "demo_"  # keys of the demo's simulators in a [sources.<name>] table; the gateway never reads them
-TOP_LEVEL = ("gateway", "sources", "demo")  # [demo.*] tables are the simulators' own
+TOP_LEVEL = ("gateway", "sources", "demo", "municipalities")  # [demo.*] tables are the simulators' own
 
 _source_keys: dict[str, Kind] = {"url": "str", "auth": "str", "timeout_s": "number", "max_concurrency": "int",
                                  "demo_only": "bool"}
@@ -145,8 +160,12 @@ def _type_problem(kind: Kind, value: Any) -> str | None:
     return None
 
 
-def _source_problems(config: SourceConfig, named: frozenset[str]) -> list[str]:
-    if config.name not in _sources and config.name not in named:
+def _source_problems(config: SourceConfig, named: frozenset[str], role: str | None = None) -> list[str]:
+    """``role``: what a municipality uses the source as (``zaken`` for ``zaken_0998``), whose keys it may hold."""
+    declared = role or config.name
+    if declared not in _sources and config.name not in named:
+        if role is not None:
+            return []  # the municipality's table says the role is unknown
         known = sorted({*_sources, *named})
         hint = _suggest(config.name, known) or f"; known: {', '.join(known)}"
         return [f"unknown source {config.name!r}{hint}"]
@@ -157,7 +176,7 @@ def _source_problems(config: SourceConfig, named: frozenset[str]) -> list[str]:
         problems.append(f"{where} unknown auth {config.auth!r}{_suggest(config.auth, _schemes)}; "
                         f"one of {', '.join(sorted(_schemes))}")
     chosen = scheme[0] if scheme else frozenset()
-    allowed: dict[str, Kind] = {**_source_keys, **_sources.get(config.name, {}), **dict.fromkeys(chosen, "str")}
+    allowed: dict[str, Kind] = {**_source_keys, **_sources.get(declared, {}), **dict.fromkeys(chosen, "str")}
     others = frozenset().union(*(keys for keys, _ in _schemes.values())) - allowed.keys()
     for key, value in config.options.items():
         if key.startswith(DEMO_PREFIX):
@@ -227,8 +246,15 @@ def problems_of(config: GatewayConfig, skip: Iterable[str] = ()) -> list[str]:
                       and isinstance(notifications.get("source"), str) else ())
     named |= {str(v) for k, v in config.options.items() if k == "notifications_source"}
     problems = _gateway_problems(config.options)
+    roles: dict[str, str] = {}
+    for municipality in config.municipalities.values():
+        for role, name in municipality.sources.items():
+            roles.setdefault(name, role)
+            if role not in _sources:
+                problems.append(f"[municipalities.{municipality.code}.sources] unknown role {role!r}"
+                                f"{_suggest(role, _sources) or '; known: ' + ', '.join(sorted(_sources))}")
     for source in config.sources.values():
-        problems += _source_problems(source, named)
+        problems += _source_problems(source, named, roles.get(source.name))
     said = {p.split("]", 1)[0] + "]" for p in problems} | {f"[gateway.{t}]" for t in skip}
     problems += _run([c for t, c in _checks if f"[gateway.{t}]" not in said], config)
     return list(dict.fromkeys(problems))
@@ -278,11 +304,40 @@ class SourceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MunicipalityConfig:
+    """One ``[municipalities.<code>]`` table: ``sources`` maps a role (``zaken``) to a ``[sources.<name>]``."""
+
+    code: str
+    naam: str
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+class SourceTables(dict[str, SourceConfig]):
+    """The ``[sources.<name>]`` tables by name, with the municipalities that group them: the source pool
+    (``graph.source.Sources.from_config``) is built from this one mapping, so it learns of them here."""
+
+    def __init__(
+        self,
+        tables: Mapping[str, SourceConfig],
+        municipalities: Mapping[str, MunicipalityConfig] | None = None,
+        default: str | None = None,
+    ) -> None:
+        super().__init__(tables)
+        self.municipalities: dict[str, MunicipalityConfig] = dict(municipalities or {})
+        self.default_municipality = default
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def municipalities(self) -> Mapping[str, MunicipalityConfig]:
+        """``[municipalities.<code>]`` by code, in the file's order; empty for a one-municipality gateway."""
+        return self.sources.municipalities if isinstance(self.sources, SourceTables) else {}
 
 
 def load(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -327,6 +382,7 @@ def from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | None = Non
             sources[name] = _source(name, entry)
         except ConfigError as exc:
             problems += exc.problems
+    municipalities, default = _municipalities(raw.get("municipalities", {}), sources, problems)
     try:
         Limits.from_options(gateway)  # [gateway.limits]: refuse a wrong value at start-up, naming the key
     except ValueError as exc:
@@ -336,7 +392,52 @@ def from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | None = Non
         problems.append("[gateway] port must be a whole number from 1 to 65535")
     if problems:
         raise ConfigError(*problems)
-    return GatewayConfig(host=str(gateway.pop("host", "127.0.0.1")), port=int(port), sources=sources, options=gateway)
+    return GatewayConfig(host=str(gateway.pop("host", "127.0.0.1")), port=int(port),
+                         sources=SourceTables(sources, municipalities, default), options=gateway)
+
+
+MUNICIPALITY_KEYS = ("naam", "sources")
+
+
+def _municipalities(
+    raw: Any, sources: Mapping[str, SourceConfig], problems: list[str]
+) -> tuple[dict[str, MunicipalityConfig], str | None]:
+    """``[municipalities]``: each ``[municipalities.<code>]`` checked (a CBS gemeentecode, a name, sources that
+    exist); problems are appended one line each. Roles are checked by ``validate``, once they are declared."""
+    if not isinstance(raw, Mapping):
+        problems.append("[municipalities] must be a table of [municipalities.<gemeentecode>] tables")
+        return {}, None
+    found: dict[str, MunicipalityConfig] = {}
+    default = raw.get("default")
+    for code, table in raw.items():
+        if code == "default":
+            continue
+        where = f"[municipalities.{code}]"
+        if not isinstance(table, Mapping):
+            problems.append(f"{where} must be a table (naam, sources)")
+            continue
+        if not (len(code) == 4 and code.isdigit()):
+            problems.append(f"{where} {code!r} is not a CBS gemeentecode (four digits, such as '0363')")
+        problems += [f"{where} unknown key {k!r}{_suggest(k, MUNICIPALITY_KEYS)}" for k in table
+                     if k not in MUNICIPALITY_KEYS]
+        naam = table.get("naam")
+        if not isinstance(naam, str) or not naam.strip():
+            problems.append(f"{where} naam is missing (the municipality's name)")
+        roles = table.get("sources", {})
+        if not isinstance(roles, Mapping) or not roles or not all(isinstance(v, str) for v in roles.values()):
+            problems.append(f"{where} sources must be a table of roles to source names (zaken = \"zaken_{code}\")")
+            roles = {}
+        for role, name in roles.items():
+            if isinstance(name, str) and name not in sources:
+                close = difflib.get_close_matches(name, list(sources), n=1, cutoff=0.85)  # zaken_0998 is close
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; no [sources.{name}] table"  # to signalen_0998
+                problems.append(f"[municipalities.{code}.sources] {role} = {name!r}: unknown source{hint}")
+        found[code] = MunicipalityConfig(code, str(naam or "").strip(), {str(k): str(v) for k, v in roles.items()})
+    if default is not None and (not isinstance(default, str) or default not in found):
+        problems.append(f"[municipalities] default = {default!r} is not one of the municipalities "
+                        f"({', '.join(found) or 'none'})")
+        default = None
+    return found, default
 
 
 def _apply_env(entry: dict[str, Any], table: str, env: Mapping[str, str]) -> None:

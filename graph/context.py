@@ -2,6 +2,11 @@
 
 Loaders live exactly as long as one GraphQL request, so identical keys in one request are fetched once
 and nothing personal outlives the request that asked for it.
+
+With several municipalities, ``municipality(code)`` gives the request's part for one of them: a child context
+with the municipality's view of the sources (``graph.source.Sources.municipality``) and loaders of its own, but
+the request's caller, purpose, ids and processing log (``root``). Objects resolved under it keep resolving
+under it (``graph.scoped``), so every link below ``gemeente(code:)`` asks that municipality's sources.
 """
 
 from __future__ import annotations
@@ -45,12 +50,31 @@ class Context:
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
         self._batches: set[asyncio.Task[Any]] = set()
         self._started: dict[Hashable, asyncio.Task[Any]] = {}
+        # the request's own context: the call budget and the processing log count per root (graph.budget,
+        # graph.logboek); a municipality's part is a child whose ``gemeente`` is its CBS code
+        self.root: Context = self
+        self.gemeente: str | None = None
+        self._children: dict[str, Context] = {}
 
     def close(self) -> None:
         """End the request's work still in flight. DataLoader batches run as tasks of their own, outside the
         request's task, so a client that leaves (or a deadline) would otherwise not stop their source calls."""
         for task in [*self._batches, *self._started.values()]:
             task.cancel()
+        for child in self._children.values():
+            child.close()
+
+    def municipality(self, code: str) -> Context:
+        """The request's part for municipality ``code`` (one per request, so its loaders batch across fields):
+        its sources are that municipality's view; caller, purpose, ids, register and log are the request's."""
+        root = self.root
+        found = root._children.get(code)
+        if found is None:
+            found = Context(root.sources.municipality(code), root.request, root.caller, root.processing)
+            found.register, found.purpose, found.purpose_error = root.register, root.purpose, root.purpose_error
+            found.root, found.gemeente = root, code
+            root._children[code] = found
+        return found
 
     def start(self, key: Hashable, work: Callable[[], Awaitable[V]]) -> asyncio.Task[V]:
         """``work`` running once per request under ``key``: a parent field that already knows what a child

@@ -18,6 +18,9 @@
     │                               PURPOSE_REQUIRED or PURPOSE_UNKNOWN
     └── NotAvailable                the sources cannot answer this field honestly (NOT_AVAILABLE)
 
+A source error in one municipality's part of the graph (``gemeente(code:)``, ``gemeenten``) also carries
+``extensions.gemeente``, the municipality's CBS code (``graph.source.Source.send`` adds it).
+
 Anything else raised while resolving is a bug: it is reported as INTERNAL_SERVER_ERROR with a fixed
 message, so no stack trace, upstream body, URL credential or personal data reaches the client.
 """
@@ -41,6 +44,14 @@ class GatewayError(Exception):
 
     def as_extensions(self) -> dict[str, Any]:
         return {"code": self.code, **self.extensions}
+
+    def with_extensions(self, **extensions: Any) -> GatewayError:
+        """A copy that also carries ``extensions``: one error can reach several waiters (coalesced calls, a
+        loader's batch), so the original is never changed."""
+        clone = Exception.__new__(type(self), *self.args)
+        clone.__dict__.update(self.__dict__)
+        clone.extensions = {**self.extensions, **extensions}
+        return clone
 
 
 class SourceError(GatewayError):

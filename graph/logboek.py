@@ -91,6 +91,7 @@ def ledger_of(context: Any) -> Ledger | None:
     """The request's ledger (made on first use); None outside a request."""
     if processing_of(context) is None:
         return None
+    context = getattr(context, "root", context)  # a municipality's part writes into the request's ledger
     found = _ledgers.get(context)
     if found is None:
         found = _ledgers[context] = Ledger()

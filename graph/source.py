@@ -29,8 +29,8 @@ from graph.budget import CALL_BUDGET
 from graph.cache import RedisStore, Store
 from graph.caching import caching_stages
 from graph.calls import Next, QueryParams, SourceCall, SourceResponse, Stage
-from graph.config import SourceConfig, declare_source_check, declare_source_keys
-from graph.errors import SourceError, source_error_for_status
+from graph.config import MunicipalityConfig, SourceConfig, SourceTables, declare_source_check, declare_source_keys
+from graph.errors import Forbidden, GatewayError, SourceError, source_error_for_status
 from graph.logboek import NoteProcessing
 from graph.metrics import CountFailures, Metrics, ObserveCalls, WaitTimer
 from graph.oplog import LogFailures
@@ -192,6 +192,7 @@ class Source:
         self.config = config
         self.name = config.name
         self.base_url = config.url
+        self.gemeenten: frozenset[str] = frozenset()  # the municipalities it serves (set by Sources); none: national
         # Where links to this source may point: its own URL first, then the public URLs it writes into its
         # objects when the gateway reaches it by another (internal) URL.
         self._prefixes = [urlsplit(config.url), *(urlsplit(u) for u in public_urls(config))]
@@ -253,7 +254,44 @@ class Source:
         return internal
 
     async def send(self, call: SourceCall) -> SourceResponse:
-        return await self._chain(call)
+        if self.gemeenten:
+            self._admit(call.context)
+        try:
+            return await self._chain(call)
+        except GatewayError as exc:
+            attributed = self._attributed(exc, call.context)
+            if attributed is exc:
+                raise
+            raise attributed from None
+
+    def _admit(self, context: Any) -> None:
+        """A municipal source answers only callers whose token lets them see one of its municipalities: checked
+        here, on the one path of every call, so no field (top-level or nested) reaches past the token's limit."""
+        caller = caller_of(context)
+        allowed = caller.municipalities if caller is not None else None
+        if allowed is not None and not self.gemeenten & allowed:
+            refused = min(self.gemeenten)
+            raise Forbidden(f"This token may not see municipality {refused}.", gemeente=refused)
+
+    def _attributed(self, exc: GatewayError, context: Any) -> GatewayError:
+        """``exc`` naming the municipality it happened in: the one whose part of the graph made the call
+        (``Context.gemeente``), else the one municipality this source serves."""
+        code = getattr(context, "gemeente", None)
+        if code is None and len(self.gemeenten) == 1:
+            code = next(iter(self.gemeenten))
+        if code is None or "gemeente" in exc.extensions:
+            return exc
+        return exc.with_extensions(gemeente=code)
+
+    async def _json(self, call: SourceCall) -> Any:
+        response = await self.send(call)
+        try:
+            return response.json()
+        except GatewayError as exc:
+            attributed = self._attributed(exc, call.context)
+            if attributed is exc:
+                raise
+            raise attributed from None
 
     async def get(
         self,
@@ -268,7 +306,7 @@ class Source:
             self.name, "GET", self.url(path_or_url), params, headers=dict(headers or {}), context=context,
             subjects=tuple(subjects), keep=keep,
         )
-        return (await self.send(call)).json()
+        return await self._json(call)
 
     async def post(
         self,
@@ -284,7 +322,7 @@ class Source:
             self.name, "POST", self.url(path_or_url), params, body, dict(headers or {}), idempotent, context,
             tuple(subjects),
         )
-        return (await self.send(call)).json()
+        return await self._json(call)
 
     async def _http(self, call: SourceCall) -> SourceResponse:
         if self.internal_url(call.url) != call.url:  # the last word: no stage or caller sends elsewhere
@@ -354,12 +392,41 @@ def _link(stage: Stage, next: Next) -> Next:
 
 
 class Sources:
-    """Every configured source, by name; routes absolute URLs to the source that owns them."""
+    """Every configured source, by name; routes absolute URLs to the source that owns them.
 
-    def __init__(self, sources: Mapping[str, Source]) -> None:
-        self._by_name = dict(sources)
+    With several municipalities (``[municipalities]``, ``graph.config.MunicipalityConfig``) the pool also hands
+    out one view per municipality (``municipality(code)``): there a role (``zaken``) names that municipality's
+    own source and every national source keeps its name, so resolvers ask ``sources["zaken"]`` whichever
+    municipality they work for. In the pool itself the roles of the default municipality name its sources, so
+    the top-level fields serve it.
+    """
+
+    gemeente: MunicipalityConfig | None = None  # set on a municipality's view
+
+    def __init__(
+        self,
+        sources: Mapping[str, Source],
+        municipalities: Mapping[str, MunicipalityConfig] | None = None,
+        default: str | None = None,
+    ) -> None:
+        self._pool = dict(sources)  # each source once, by its own name
+        self._by_name = dict(self._pool)
         # longest base URL first, so /zaken/api/v1 on a shared host never shadows a longer prefix
-        self._by_prefix = sorted(self._by_name.values(), key=lambda s: len(s.base_url), reverse=True)
+        self._by_prefix = sorted(self._pool.values(), key=lambda s: len(s.base_url), reverse=True)
+        self.municipalities: dict[str, MunicipalityConfig] = dict(municipalities or {})
+        self.default_municipality = default
+        municipal = {name for m in self.municipalities.values() for name in m.sources.values()}
+        self._national = {name: s for name, s in self._pool.items() if name not in municipal}
+        for m in self.municipalities.values():
+            for name in m.sources.values():
+                if name in self._pool:
+                    self._pool[name].gemeenten |= {m.code}
+        if default is not None:
+            self._by_name.update(self._roles(self.municipalities[default]))
+        self._views: dict[str, Sources] = {}
+
+    def _roles(self, municipality: MunicipalityConfig) -> dict[str, Source]:
+        return {role: self._pool[name] for role, name in municipality.sources.items() if name in self._pool}
 
     @classmethod
     def from_config(
@@ -369,13 +436,31 @@ class Sources:
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
     ) -> Sources:
-        return cls({name: Source(cfg, store=store, metrics=metrics, tracing=tracing) for name, cfg in configs.items()})
+        built = {name: Source(cfg, store=store, metrics=metrics, tracing=tracing) for name, cfg in configs.items()}
+        if isinstance(configs, SourceTables):
+            return cls(built, configs.municipalities, configs.default_municipality)
+        return cls(built)
+
+    def municipality(self, code: str) -> Sources:
+        """The view of one configured municipality (a ``KeyError`` for any other code)."""
+        found = self._views.get(code)
+        if found is None:
+            municipality = self.municipalities[code]
+            found = Sources.__new__(Sources)
+            found._pool, found._by_prefix, found._views = self._pool, self._by_prefix, {}
+            found.municipalities, found.default_municipality = self.municipalities, self.default_municipality
+            found._national = self._national
+            found._by_name = {**self._national, **self._roles(municipality)}
+            found.gemeente = municipality
+            self._views[code] = found
+        return found
 
     def __getitem__(self, name: str) -> Source:
         try:
             return self._by_name[name]
         except KeyError:
-            raise SourceError("UPSTREAM_UNAVAILABLE", name, f"Source '{name}' is not configured.") from None
+            error = SourceError("UPSTREAM_UNAVAILABLE", name, f"Source '{name}' is not configured.")
+            raise (error if self.gemeente is None else error.with_extensions(gemeente=self.gemeente.code)) from None
 
     def get(self, name: str) -> Source | None:
         return self._by_name.get(name)
@@ -384,7 +469,8 @@ class Sources:
         return name in self._by_name
 
     def names(self) -> list[str]:
-        return list(self._by_name)
+        """Every source once, by its own name (a role of the default municipality is no name of its own)."""
+        return list(self._pool)
 
     def owner_of(self, url: str) -> Source:
         """The source a followed link belongs to; links elsewhere are refused (no open proxying)."""
@@ -394,4 +480,4 @@ class Sources:
         raise SourceError("FORBIDDEN_URL", "gateway", "A link points outside the configured sources.")
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(s.aclose() for s in self._by_name.values()), return_exceptions=True)
+        await asyncio.gather(*(s.aclose() for s in self._pool.values()), return_exceptions=True)

@@ -21,6 +21,7 @@ from schema.scalars import Date
 
 if TYPE_CHECKING:
     from schema.bag import Adres, AdresseerbaarObject
+    from schema.gemeente import GemeenteZaken
     from schema.huishoudboekje import Burger
     from schema.klantinteracties import Klantcontact, Partij
     from schema.vakantieverhuur import VakantieverhuurRegistratie
@@ -180,6 +181,18 @@ class Persoon:
         from schema.zaken import zaken_for_bsn
 
         return await zaken_for_bsn(info, self.burgerservicenummer, first, after)
+
+    @strawberry.field(
+        description="Zaken in which this person has a role, at every municipality the caller may see ([municipalities] "
+        "in the configuration; empty when there is one): one entry per municipality, each failing alone.",
+        extensions=requires("zaken:lezen", citizen=True),
+    )
+    def zaken_per_gemeente(
+        self, info: Info[Context, None], first: int | None = DEFAULT_FIRST, after: str | None = None
+    ) -> list[Annotated[GemeenteZaken, strawberry.lazy("schema.gemeente")]] | None:
+        from schema.gemeente import zaken_per_gemeente
+
+        return zaken_per_gemeente(info, self.burgerservicenummer, first, after)
 
     @strawberry.field(
         description="Holiday-rental registrations of this person (LVV).",

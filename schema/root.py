@@ -15,10 +15,12 @@ from strawberry.tools import merge_types
 
 from graph.errors_extension import GatewaySchema, ShapeErrors
 from graph.limits import limits
-from graph.live import LiveExecutor, LiveOperations
+from graph.live import LiveOperations
 from graph.purpose import DIRECTIVE, PurposeBinding
+from graph.scoped import ScopedExecutor
 from schema.bag import BagQuery
 from schema.brp import BrpQuery
+from schema.gemeente import GemeenteQuery
 from schema.huishoudboekje import HuishoudboekjeQuery
 from schema.klantinteracties import KlantinteractiesQuery
 from schema.me import MeQuery
@@ -39,6 +41,7 @@ QUERIES: tuple[type, ...] = (
     HuishoudboekjeQuery,
     ZakenStatistiekQuery,
     MeQuery,
+    GemeenteQuery,
 )
 
 Query = merge_types("Query", QUERIES)
@@ -79,7 +82,9 @@ schema = _Schema(
     subscription=Subscription,
     directives=[verwerking],
     config=StrawberryConfig(scalar_map=dict(SCALARS.items())),
-    execution_context_class=LiveExecutor,  # each subscription event under a context of its own (graph.live)
+    # each subscription event under a context of its own (graph.live), each municipality's part of the graph under
+    # its own context too (graph.scoped)
+    execution_context_class=ScopedExecutor,
     extensions=[
         ShapeErrors,
         LiveOperations,

@@ -286,22 +286,28 @@ class SignalenQuery:
         buurt: BuurtArg = None,
     ) -> MeldingStatistiek | None:
         flt = sia.filters(categorie, hoofdcategorie, status, buurt, vanaf, tot)
-        dims: list[str] = list(dict.fromkeys(str(d.value) for d in groepeer_op))
-        want_total = "totaal" in selected_paths(info)
-        stats = await sia.statistics(info.context, dims, flt, want_total)
-        groups = []
-        for key, aantal in stats.groups:
-            values = dict(zip(dims, key, strict=True))
-            groups.append(
-                MeldingGroep(
-                    categorie=values.get(sia.CATEGORIE),
-                    status=values.get(sia.STATUS),
-                    buurt=values.get(sia.BUURT),
-                    week=values.get(sia.WEEK),
-                    aantal=aantal,
-                )
+        return await meldingen_statistiek_of(info.context, groepeer_op, flt, "totaal" in selected_paths(info))
+
+
+async def meldingen_statistiek_of(
+    ctx: Context, groepeer_op: list[MeldingDimensie], flt: Any, want_total: bool
+) -> MeldingStatistiek:
+    """``meldingenStatistiek`` from one Signalen source (the context's), ``flt`` from ``sia.filters``."""
+    dims: list[str] = list(dict.fromkeys(str(d.value) for d in groepeer_op))
+    stats = await sia.statistics(ctx, dims, flt, want_total)
+    groups = []
+    for key, aantal in stats.groups:
+        values = dict(zip(dims, key, strict=True))
+        groups.append(
+            MeldingGroep(
+                categorie=values.get(sia.CATEGORIE),
+                status=values.get(sia.STATUS),
+                buurt=values.get(sia.BUURT),
+                week=values.get(sia.WEEK),
+                aantal=aantal,
             )
-        return MeldingStatistiek(totaal=stats.total or 0, groepen=groups, strategie=stats.strategy)
+        )
+    return MeldingStatistiek(totaal=stats.total or 0, groepen=groups, strategie=stats.strategy)
 
 
 @strawberry.type

@@ -617,43 +617,53 @@ class ZakenStatistiekQuery:
         tot: Annotated[Date | None, strawberry.argument(description="Only zaken started before.")] = None,
         zaaktype: Annotated[str | None, strawberry.argument(description="Only this zaaktype URL.")] = None,
     ) -> ZaakStatistiek | None:
-        if vanaf and tot and str(tot) <= str(vanaf):
-            raise BadRequest("'tot' must be after 'vanaf'.")
-        dims = list(dict.fromkeys(groepeer_op))
-        # a status is a step of one zaaktype: its groups carry that zaaktype, and zaken without a status are
-        # split per zaaktype too, so no group mixes zaaktypen under one status name
-        keys = [*dims, ZaakDimensie.ZAAKTYPE] if ZaakDimensie.STATUS in dims and ZaakDimensie.ZAAKTYPE not in dims \
-            else dims
-        filters = zgw.zaak_filters(None, zaaktype_url(zaaktype), None, None)
-        if vanaf:
-            filters.append(("startdatum__gte", str(vanaf)))
-        if tot:
-            filters.append(("startdatum__lt", str(tot)))
-        expand = ["status"] if ZaakDimensie.STATUS in dims else []  # the statustype names: one call per distinct
-        scan = zgw.scan_zaken(info.context, filters, expand)
-        if ZaakDimensie.ZAAKTYPE in dims or "groepen.zaaktype" in selected_paths(info):
-            rows, _ = await asyncio.gather(scan, zgw.prime_zaaktypen(info.context))
-        else:
-            rows = await scan
-        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for zaak in rows:
-            key = tuple(_dimension(zaak, d) for d in keys)
-            groups.setdefault(key, []).append(zaak)
-        result = []
-        for key, members in groups.items():
-            values = dict(zip(keys, key, strict=True))
-            days = [d for z in members if (d := zgw.doorlooptijd_dagen(z)) is not None]
-            result.append(
-                ZaakGroep(
-                    zaaktype_url=values.get(ZaakDimensie.ZAAKTYPE),
-                    statustype_url=values.get(ZaakDimensie.STATUS),
-                    open=values.get(ZaakDimensie.OPEN),
-                    aantal=len(members),
-                    gemiddelde_doorlooptijd_dagen=round(sum(days) / len(days), 1) if days else None,
-                )
+        return await zaken_statistiek_of(
+            info.context, groepeer_op, vanaf, tot, zaaktype, names="groepen.zaaktype" in selected_paths(info)
+        )
+
+
+async def zaken_statistiek_of(
+    ctx: Context, groepeer_op: list[ZaakDimensie], vanaf: Any, tot: Any, zaaktype: str | None, names: bool
+) -> ZaakStatistiek:
+    """``zakenStatistiek`` from one Zaken source (the context's); ``names``: the zaaktype names will be asked,
+    so the zaaktypen are fetched together with the scan."""
+    if vanaf and tot and str(tot) <= str(vanaf):
+        raise BadRequest("'tot' must be after 'vanaf'.")
+    dims = list(dict.fromkeys(groepeer_op))
+    # a status is a step of one zaaktype: its groups carry that zaaktype, and zaken without a status are
+    # split per zaaktype too, so no group mixes zaaktypen under one status name
+    keys = [*dims, ZaakDimensie.ZAAKTYPE] if ZaakDimensie.STATUS in dims and ZaakDimensie.ZAAKTYPE not in dims \
+        else dims
+    filters = zgw.zaak_filters(None, zaaktype_url(zaaktype), None, None)
+    if vanaf:
+        filters.append(("startdatum__gte", str(vanaf)))
+    if tot:
+        filters.append(("startdatum__lt", str(tot)))
+    expand = ["status"] if ZaakDimensie.STATUS in dims else []  # the statustype names: one call per distinct
+    scan = zgw.scan_zaken(ctx, filters, expand)
+    if ZaakDimensie.ZAAKTYPE in dims or names:
+        rows, _ = await asyncio.gather(scan, zgw.prime_zaaktypen(ctx))
+    else:
+        rows = await scan
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for zaak in rows:
+        key = tuple(_dimension(zaak, d) for d in keys)
+        groups.setdefault(key, []).append(zaak)
+    result = []
+    for key, members in groups.items():
+        values = dict(zip(keys, key, strict=True))
+        days = [d for z in members if (d := zgw.doorlooptijd_dagen(z)) is not None]
+        result.append(
+            ZaakGroep(
+                zaaktype_url=values.get(ZaakDimensie.ZAAKTYPE),
+                statustype_url=values.get(ZaakDimensie.STATUS),
+                open=values.get(ZaakDimensie.OPEN),
+                aantal=len(members),
+                gemiddelde_doorlooptijd_dagen=round(sum(days) / len(days), 1) if days else None,
             )
-        result.sort(key=lambda g: (-g.aantal, g.zaaktype_url or "", g.statustype_url or "", str(g.open)))
-        return ZaakStatistiek(totaal=len(rows), groepen=result)
+        )
+    result.sort(key=lambda g: (-g.aantal, g.zaaktype_url or "", g.statustype_url or "", str(g.open)))
+    return ZaakStatistiek(totaal=len(rows), groepen=result)
 
 
 def _dimension(zaak: Mapping[str, Any], dim: ZaakDimensie) -> Any:

@@ -131,6 +131,8 @@ def root_queries(data: Municipality, me: str, other: str) -> list[str]:
         "huishoudboekjeBurgers { nodes { bsn } }",
         f'adres(nummeraanduidingIdentificatie: "{na.identificatie}") {{ postcode bewoners {{ burgerservicenummer }} }}',
         f'adressen(postcode: "{na.postcode}", huisnummer: {na.huisnummer}) {{ postcode }}',
+        'gemeente(code: "0999") { code zaken { nodes { identificatie } } }',
+        "gemeenten { nodes { code } }",
     ]
 
 
