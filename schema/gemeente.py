@@ -187,7 +187,7 @@ class Gemeenten:
         names = bool({ZaakDimensie.ZAAKTYPE, ZaakDimensie.STATUS} & set(groepeer_op))
 
         async def one(ctx: Context) -> tuple[ZaakStatistiek, list[tuple[tuple[Any, ...], int]]]:
-            stats = await zaken_statistiek_of(ctx, groepeer_op, vanaf, tot, None, names)
+            stats = await zaken_statistiek_of(ctx, groepeer_op, vanaf, tot, None, names, lead_times=False)
             return stats, await _named_groups(ctx, stats)
 
         found = await _each(self.nodes, one)

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from graph.authz import may_resolve, requires
 from graph.context import Context
-from graph.errors import BadRequest
+from graph.errors import BadRequest, SourceError
 from graph.events import Event
 from graph.expand import absorb
 from graph.identifiers import valid_bsn
@@ -617,16 +617,20 @@ class ZakenStatistiekQuery:
         tot: Annotated[Date | None, strawberry.argument(description="Only zaken started before.")] = None,
         zaaktype: Annotated[str | None, strawberry.argument(description="Only this zaaktype URL.")] = None,
     ) -> ZaakStatistiek | None:
+        paths = selected_paths(info)
         return await zaken_statistiek_of(
-            info.context, groepeer_op, vanaf, tot, zaaktype, names="groepen.zaaktype" in selected_paths(info)
+            info.context, groepeer_op, vanaf, tot, zaaktype, names="groepen.zaaktype" in paths,
+            lead_times="groepen.gemiddeldeDoorlooptijdDagen" in paths,
         )
 
 
 async def zaken_statistiek_of(
-    ctx: Context, groepeer_op: list[ZaakDimensie], vanaf: Any, tot: Any, zaaktype: str | None, names: bool
+    ctx: Context, groepeer_op: list[ZaakDimensie], vanaf: Any, tot: Any, zaaktype: str | None, names: bool,
+    lead_times: bool = True,
 ) -> ZaakStatistiek:
     """``zakenStatistiek`` from one Zaken source (the context's); ``names``: the zaaktype names will be asked,
-    so the zaaktypen are fetched together with the scan."""
+    so the zaaktypen are fetched together with the scan; ``lead_times``: the averages are asked, which only
+    reading every closed zaak gives (else groups by zaaktype and open/closed may be counted instead)."""
     if vanaf and tot and str(tot) <= str(vanaf):
         raise BadRequest("'tot' must be after 'vanaf'.")
     dims = list(dict.fromkeys(groepeer_op))
@@ -639,6 +643,10 @@ async def zaken_statistiek_of(
         filters.append(("startdatum__gte", str(vanaf)))
     if tot:
         filters.append(("startdatum__lt", str(tot)))
+    if not lead_times and ZaakDimensie.STATUS not in dims:
+        counted = await _counted(ctx, dims, filters, zaaktype_url(zaaktype))
+        if counted is not None:
+            return counted
     expand = ["status"] if ZaakDimensie.STATUS in dims else []  # the statustype names: one call per distinct
     scan = zgw.scan_zaken(ctx, filters, expand)
     if ZaakDimensie.ZAAKTYPE in dims or names:
@@ -664,6 +672,39 @@ async def zaken_statistiek_of(
         )
     result.sort(key=lambda g: (-g.aantal, g.zaaktype_url or "", g.statustype_url or "", str(g.open)))
     return ZaakStatistiek(totaal=len(rows), groepen=result)
+
+
+async def _counted(
+    ctx: Context, dims: list[ZaakDimensie], filters: list[tuple[str, str]], zaaktype: str | None
+) -> ZaakStatistiek | None:
+    """Groups by zaaktype and open/closed counted with one one-item page each (``zgw.counted_groups``) when
+    that reads less than a scan; None: scan instead. The zaaktypen come from the catalogue's list, which also
+    names the groups without further calls."""
+    by_type = ZaakDimensie.ZAAKTYPE in dims
+    types: list[str | None] = [zaaktype]
+    if by_type and zaaktype is None:
+        try:
+            types = list(await zgw.zaaktype_urls(ctx))
+        except SourceError:
+            return None  # without the catalogue the groups are unknown; the scan still counts, unnamed
+    opens: list[bool | None] = [True, False] if ZaakDimensie.OPEN in dims else [None]
+    combos = [(t, o) for t in types for o in opens]
+    extra = [
+        [*([("zaaktype", t)] if t and zaaktype is None else []),
+         *([("einddatum__isnull", "true" if o else "false")] if o is not None else [])]
+        for t, o in combos
+    ]
+    counts = await zgw.counted_groups(ctx, filters, extra)
+    if counts is None:
+        return None
+    result = [
+        ZaakGroep(zaaktype_url=t if by_type else None, statustype_url=None, open=o, aantal=n,
+                  gemiddelde_doorlooptijd_dagen=None)
+        for (t, o), n in zip(combos, counts, strict=True)
+        if n > 0
+    ]
+    result.sort(key=lambda g: (-g.aantal, g.zaaktype_url or "", g.statustype_url or "", str(g.open)))
+    return ZaakStatistiek(totaal=sum(counts), groepen=result)
 
 
 def _dimension(zaak: Mapping[str, Any], dim: ZaakDimensie) -> Any:
