@@ -6,24 +6,22 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 import typer
 import uvicorn
 from starlette.applications import Starlette
 
-from demo.issuer import DEMO_PURPOSE, IssuerSimulator
-from demo.runner import Municipal, announced, unique_simulators, with_port
-from demo.runner import serve as serve_world
-from demo.simulator import load_config
-from demo.zgw_profile import PROFILES
 from graph.app import create_app
 from graph.cache import RedisStore
 from graph.caller import PURPOSE_HEADER
 from graph.config import ConfigError, GatewayConfig, from_mapping, load
 from graph.oplog import JsonLines
 from schema.root import schema
+
+if TYPE_CHECKING:  # the demo is imported by the commands that run it, so `serve` carries none of it (memory)
+    from demo.runner import Municipal
 
 
 def _logging(form: str = "text") -> None:
@@ -177,6 +175,8 @@ def sources(
         1, min=1, max=3, help="Municipalities: 2 or 3 adds the others of demo/gemeenten.toml (ports 8111-8124)."),
 ) -> None:
     """Run every simulated source API (ports 8101-8110) in one process."""
+    from demo.runner import serve as serve_world
+
     asyncio.run(serve_world(_world(seed, scale, zgw_profile, municipalities)))
 
 
@@ -202,6 +202,9 @@ def demo(
 
 
 def _world(seed: int, scale: float, zgw_profile: str | None, municipalities: int = 1) -> Municipal:
+    from demo.runner import announced
+    from demo.zgw_profile import PROFILES
+
     if zgw_profile is not None and zgw_profile not in PROFILES:
         raise typer.BadParameter(f"must be one of {', '.join(PROFILES)}", param_hint="--zgw-profile")
     typer.echo(f"Generating the demo municipality (seed {seed}, scale {scale}: about {round(2000 * scale):,} "
@@ -215,6 +218,9 @@ DEMO_TOKEN_S = 7 * 86400  # as long as anyone runs a demo; the issuer's keys die
 def _demo_settings(world: Municipal, port: int | None) -> GatewayConfig:
     """The demo's configuration with the environment's overrides and ``--port``; the Notificaties simulator
     calls the gateway back, so a gateway on another port moves the callback URL along."""
+    from demo.issuer import DEMO_PURPOSE, IssuerSimulator
+    from demo.runner import with_port
+
     issuer = world.simulators["issuer"]
     assert isinstance(issuer, IssuerSimulator)
     # GraphiQL opens ready to query: a demo employee's token and the demo purpose, set here at run time only
@@ -231,6 +237,9 @@ def _demo_settings(world: Municipal, port: int | None) -> GatewayConfig:
 
 
 async def _demo(world: Municipal, settings: GatewayConfig) -> None:
+    from demo.runner import serve as serve_world
+    from demo.runner import unique_simulators
+
     try:
         app = create_app(settings)
     except ConfigError as exc:
@@ -258,6 +267,8 @@ def token(
     issuer: str | None = typer.Option(None, help="The demo issuer's URL. Default: [sources.issuer] of the demo."),
 ) -> None:
     """Print a bearer token from the running demo issuer (`make demo` or `gemeentegraaf sources`)."""
+    from demo.simulator import load_config
+
     url = (issuer or str(load_config()["sources"]["issuer"]["url"])).rstrip("/")
     body: dict[str, object] = {"expired": expired}
     for key, value in (("scope", scope or None), ("bsn", bsn), ("subject", subject), ("audience", audience)):
