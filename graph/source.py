@@ -176,6 +176,9 @@ def default_stages(
     return stages
 
 
+MAX_REMEMBERED_URLS = 4096  # links remembered per source (internal_url); then forgotten all at once
+
+
 class Source:
     """A configured source API: its pooled HTTP client, credentials and stage chain."""
 
@@ -196,6 +199,7 @@ class Source:
         # Where links to this source may point: its own URL first, then the public URLs it writes into its
         # objects when the gateway reaches it by another (internal) URL.
         self._prefixes = [urlsplit(config.url), *(urlsplit(u) for u in public_urls(config))]
+        self._internal: dict[str, str | None] = {}
         self.stages = list(default_stages(config, store, metrics, tracing) if stages is None else stages)
         limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
         connect_timeout_s, self.total_timeout_s = call_time_limits(config)
@@ -228,7 +232,17 @@ class Source:
     def internal_url(self, url: str) -> str | None:
         """The URL to call for a link into this source, or None for a link elsewhere. A link matches a prefix
         on scheme, host and port and a path below the prefix's path with no dot segments (``base/../other``
-        would reach another API with these credentials); a public prefix is swapped for the configured URL."""
+        would reach another API with these credentials); a public prefix is swapped for the configured URL.
+        Remembered per URL (a pure function of it): every followed link asks each source in turn."""
+        if url in self._internal:
+            return self._internal[url]
+        found = self._internal_url(url)
+        if len(self._internal) >= MAX_REMEMBERED_URLS:
+            self._internal.clear()
+        self._internal[url] = found
+        return found
+
+    def _internal_url(self, url: str) -> str | None:
         try:
             parts = urlsplit(url)
         except ValueError:

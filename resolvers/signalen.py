@@ -43,6 +43,7 @@ LIST = "/private/signals"
 ORDER_NEWEST = "-id"  # newest first, one term as the OAS allows; unique, so cursors stay stable
 ORDER_SCAN = "id"  # ascending id: a melding created during a scan lands after the pages already read
 SCAN_PAGE_SIZE = 1000  # Signalen does not cap page_size; override with [sources.signalen] max_page_size
+SCAN_WINDOW = 3  # scan pages in flight (and in memory) at once
 MAX_SCAN_PAGES = 200
 MAX_COUNT_COMBINATIONS = 40
 ADDRESS_PAGE_SIZE = 100
@@ -583,12 +584,20 @@ async def _scan(ctx: Context, dims: Sequence[str], flt: Filters) -> Statistics:
     pages = max(1, math.ceil(first.total / size))
     if pages > MAX_SCAN_PAGES:
         raise _too_large(size)
-    tasks = [asyncio.ensure_future(fetch(n)) for n in range(2, pages + 1)]
+    waiting = iter(range(2, pages + 1))
+    running: set[asyncio.Task[Page]] = set()
     try:
-        for next_page in asyncio.as_completed(tasks):
-            aggregate((await next_page).items, dims, counts, seen)
+        # a few pages at a time, each dropped once counted: a decoded page of a thousand meldingen is some
+        # 10 MB of objects, and holding every page of a scan at once made each dashboard refresh a memory spike
+        running.update(asyncio.ensure_future(fetch(n)) for n in itertools.islice(waiting, SCAN_WINDOW))
+        while running:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                aggregate(task.result().items, dims, counts, seen)
+            running.update(asyncio.ensure_future(fetch(n)) for n in itertools.islice(waiting, len(done)))
+            del done
     finally:  # one failed page fails the field: stop fetching the rest
-        for task in tasks:
+        for task in running:
             task.cancel()
     return Statistics(first.total, sorted_groups(counts), "scan")
 
