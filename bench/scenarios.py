@@ -232,7 +232,7 @@ DASHBOARD = """{
   meldingenStatistiek(groepeerOp: [CATEGORIE, STATUS]) { totaal groepen { categorie status aantal } }
   zakenStatistiek(groepeerOp: [ZAAKTYPE, OPEN]) { totaal groepen { zaaktype open aantal gemiddeldeDoorlooptijdDagen } }
 }"""
-SIGNALEN_PAGE, ZAKEN_PAGE = 1000, 500  # the gateway's scan page sizes
+SIGNALEN_PAGE, ZAKEN_PAGE = 500, 500  # the gateway's scan page sizes
 
 
 async def scan(first: Callable[[], Awaitable[Json]], page: Callable[[int], Awaitable[Json]], size: int) -> list[Json]:
