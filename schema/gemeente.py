@@ -99,6 +99,13 @@ class ZaakGroepTotaal:
     aantal: int = strawberry.field(description="Number of zaken in the group, summed over the municipalities.")
 
 
+def _answered(found: T | BaseException) -> T:
+    """A municipality's part of a sum: its value, or its failure raised on its own field only."""
+    if isinstance(found, BaseException):
+        raise found
+    return found
+
+
 @strawberry.type(description="One municipality's zakenStatistiek within a sum.")
 class GemeenteZaakStatistiek:
     gemeente: Gemeente = strawberry.field(description="The municipality.")
@@ -107,9 +114,7 @@ class GemeenteZaakStatistiek:
 
     @strawberry.field(description="Its statistics; null (with an error naming it) when its sources failed.")
     def statistiek(self) -> ZaakStatistiek | None:
-        if isinstance(self._found, BaseException):
-            raise self._found
-        return self._found
+        return _answered(self._found)
 
 
 @strawberry.type(description="zakenStatistiek per municipality and summed over those that answered.")
@@ -128,9 +133,7 @@ class GemeenteMeldingStatistiek:
 
     @strawberry.field(description="Its statistics; null (with an error naming it) when its Signalen failed.")
     def statistiek(self) -> MeldingStatistiek | None:
-        if isinstance(self._found, BaseException):
-            raise self._found
-        return self._found
+        return _answered(self._found)
 
 
 @strawberry.type(description="A group of meldingen summed over municipalities; only grouped values are set.")
